@@ -1,0 +1,10 @@
+"""vidgen: curated still keyframes to short videos at batch scale."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("vidgen")
+except PackageNotFoundError:  # running from a source tree without installing
+    __version__ = "0.0.0"
+
+__all__ = ["__version__"]

@@ -1,0 +1,5 @@
+"""`python -m vidgen`."""
+
+from vidgen.cli import main
+
+main()

@@ -1,0 +1,358 @@
+"""The ``vidgen`` command: parse, build the config, call the library, report.
+
+Thin on purpose: every command maps its flags onto settings (a flag beats
+``VIDGEN_*`` beats ``vidgen.toml`` beats the default), calls one library
+function and renders what it returns. A :class:`~vidgen.errors.VidgenError`
+becomes a one-line message and exit code 1; so do findings of severity error.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from vidgen import __version__
+from vidgen.config import EASINGS, MOTION_TYPES, SETTINGS, Config, load_config
+from vidgen.errors import MotionError, VidgenError
+from vidgen.rules import Finding, RuleLimits, has_errors
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+app = typer.Typer(
+    name="vidgen", no_args_is_help=True, pretty_exceptions_enable=False,
+    help="Turn curated still keyframes into short videos at batch scale.",
+)
+batch_app = typer.Typer(no_args_is_help=True, help="Create and check batch folders.")
+motion_app = typer.Typer(no_args_is_help=True, help="Propose and check camera motions.")
+app.add_typer(batch_app, name="batch")
+app.add_typer(motion_app, name="motion")
+
+out = Console()
+err = Console(stderr=True)
+
+
+def _handles_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Report a VidgenError as one line and exit 1 (tracebacks are for bugs)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except VidgenError as exc:
+            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+def _config(ctx: typer.Context, overrides: dict[str, Any] | None = None) -> Config:
+    return load_config(ctx.obj.get("config") if ctx.obj else None, overrides=overrides)
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"vidgen {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    config: Annotated[Path | None, typer.Option(
+        "--config", help="Settings file (default: $VIDGEN_CONFIG or ./vidgen.toml).")] = None,
+    verbose: Annotated[int, typer.Option(
+        "--verbose", "-v", count=True, help="More log output (-vv for debug).")] = 0,
+    version: Annotated[bool, typer.Option(
+        "--version", callback=_version, is_eager=True, help="Print the version.")] = False,
+) -> None:
+    """Turn curated still keyframes into short videos at batch scale."""
+    level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
+    logging.basicConfig(level=level, format="%(message)s",
+                        handlers=[RichHandler(console=err, show_path=False)], force=True)
+    ctx.obj = {"config": config}
+
+
+def _print_findings(findings: list[Finding], as_json: bool) -> None:
+    if as_json:
+        return
+    if not findings:
+        out.print("[green]no findings[/]")
+        return
+    table = Table("keyframe", "severity", "rule", "finding", "value", "limit", "frame")
+    for f in findings:
+        colour = "red" if f.severity == "error" else "yellow"
+        table.add_row(Path(f.item).name if "/" in f.item else f.item,
+                      f"[{colour}]{f.severity}[/]", f.rule, f.message,
+                      "" if f.value is None else str(f.value),
+                      "" if f.limit is None else str(f.limit),
+                      "" if f.frame is None else str(f.frame))
+    out.print(table)
+
+
+# --- batch ------------------------------------------------------------------------------
+
+
+@batch_app.command("create")
+@_handles_errors
+def batch_create(
+    ctx: typer.Context,
+    sources: Annotated[list[Path], typer.Argument(help="Keyframe images and folders of them.")],
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="The new batch folder.")],
+    model: Annotated[str | None, typer.Option(help="generation.model")] = None,
+    preset: Annotated[str | None, typer.Option(
+        help=f"motion.preset for keyframes without a motion file: {', '.join(MOTION_TYPES[:-1])}"
+    )] = None,
+    intensity: Annotated[float | None, typer.Option(help="motion.intensity, 0-1")] = None,
+    duration: Annotated[float | None, typer.Option(help="motion.duration, seconds")] = None,
+    easing: Annotated[str | None, typer.Option(help=f"motion.easing: {', '.join(EASINGS)}")] = None,
+    motions: Annotated[Path | None, typer.Option(
+        "--motions", help="Folder of <stem>.motion.json files to use before presets.")] = None,
+    seed: Annotated[int | None, typer.Option(help="generation.seed (base seed)")] = None,
+    seed_policy: Annotated[str | None, typer.Option(
+        help="generation.seed_policy: fixed, sequential or hash")] = None,
+    steps: Annotated[int | None, typer.Option(help="generation.steps (0: model default)")] = None,
+    guidance: Annotated[float | None, typer.Option(help="generation.guidance")] = None,
+    native_fps: Annotated[int | None, typer.Option(help="generation.native_fps")] = None,
+    negative_prompt: Annotated[str | None, typer.Option(
+        help="generation.negative_prompt")] = None,
+    width: Annotated[int | None, typer.Option(help="output.width")] = None,
+    height: Annotated[int | None, typer.Option(help="output.height")] = None,
+    fps: Annotated[int | None, typer.Option(help="output.fps")] = None,
+    codec: Annotated[str | None, typer.Option(help="output.codec: h264 or h265")] = None,
+    crf: Annotated[int | None, typer.Option(help="output.crf")] = None,
+    project_id: Annotated[str | None, typer.Option(help="batch.project_id")] = None,
+    batch_id: Annotated[str | None, typer.Option(help="Default: UTC time YYYYmmdd_HHMMSS.")] = None,
+    workers: Annotated[int | None, typer.Option(help="batch.workers")] = None,
+    strict: Annotated[bool, typer.Option(
+        "--strict", help="Abort, writing nothing, if any keyframe has an error.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Make a self-contained batch folder from keyframes, their companions and motions."""
+    from vidgen.batch import create_batch
+
+    config = _config(ctx, {
+        "generation.model": model, "motion.preset": preset, "motion.intensity": intensity,
+        "motion.duration": duration, "motion.easing": easing, "generation.seed": seed,
+        "generation.seed_policy": seed_policy, "generation.steps": steps,
+        "generation.guidance": guidance, "generation.native_fps": native_fps,
+        "generation.negative_prompt": negative_prompt, "output.width": width,
+        "output.height": height, "output.fps": fps, "output.codec": codec, "output.crf": crf,
+        "batch.project_id": project_id, "batch.workers": workers,
+    })
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeRemainingColumn(), console=err, transient=True,
+                  disable=as_json or not err.is_terminal) as bar:
+        task = bar.add_task("checking keyframes", total=None)
+
+        def progress(done: int, total: int, stem: str) -> None:
+            bar.update(task, completed=done, total=total, description=f"checking {stem}")
+
+        report = create_batch(sources, out_dir, config, batch_id=batch_id, motions_dir=motions,
+                              strict=strict, progress=progress)
+    shots = report.manifest.keyframes if report.manifest else []
+    if as_json:
+        out.print_json(json.dumps({
+            "batch_dir": str(report.batch_dir), "shots": [s.shot_id for s in shots],
+            "excluded": report.excluded, "findings": [f.to_dict() for f in report.findings],
+        }))
+    else:
+        _print_findings(report.findings, False)
+        out.print(f"[bold]{len(shots)}[/] shot(s) written to {report.batch_dir}"
+                  + (f"; [red]{len(report.excluded)} keyframe(s) left out[/]"
+                     if report.excluded else ""))
+    if report.excluded:
+        raise typer.Exit(1)
+
+
+@batch_app.command("validate")
+@_handles_errors
+def batch_validate(
+    ctx: typer.Context,
+    batch_dir: Annotated[Path, typer.Argument(help="A batch folder.")],
+    check: Annotated[bool, typer.Option(
+        "--check", help="Only report: do not take changed motion files into the manifest.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print findings as JSON.")] = False,
+) -> None:
+    """Re-check a batch: schema, ids, paths, files, hashes and motion rules."""
+    from vidgen.manifest import validate_batch
+
+    config = _config(ctx)
+    report = validate_batch(batch_dir, limits=RuleLimits.from_config(config), update=not check)
+    if as_json:
+        out.print_json(json.dumps({"shots": report.shots, "updated": report.updated,
+                                   "findings": [f.to_dict() for f in report.findings]}))
+    else:
+        _print_findings(report.findings, False)
+        verb = "would take" if check else "took"
+        if report.updated:
+            out.print(f"{verb} changed motions into the manifest: {', '.join(report.updated)}")
+        out.print(f"{report.shots} shot(s), {len(report.errors)} error(s)")
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+# --- motion -----------------------------------------------------------------------------
+
+
+def _output_overrides(width: int | None, height: int | None, fps: int | None) -> dict[str, Any]:
+    return {"output.width": width, "output.height": height, "output.fps": fps}
+
+
+@motion_app.command("validate")
+@_handles_errors
+def motion_validate(
+    ctx: typer.Context,
+    paths: Annotated[list[Path], typer.Argument(
+        help="<stem>.motion.json files (the keyframe is found beside them) or keyframes.")],
+    width: Annotated[int | None, typer.Option(help="output.width")] = None,
+    height: Annotated[int | None, typer.Option(help="output.height")] = None,
+    fps: Annotated[int | None, typer.Option(help="output.fps")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print findings as JSON.")] = False,
+) -> None:
+    """Check motions against the safety rules; exit code 1 when any has an error."""
+    from vidgen.companions import IMAGE_SUFFIXES, stem_of
+    from vidgen.formats import read_document
+    from vidgen.media import probe_image
+    from vidgen.motion import Motion
+    from vidgen.rules import check_motion
+
+    config = _config(ctx, _output_overrides(width, height, fps))
+    limits = RuleLimits.from_config(config)
+    findings: list[Finding] = []
+    for path in paths:
+        stem = stem_of(path)
+        motion_file = path if path.name.endswith(".motion.json") else \
+            path.with_name(f"{stem}.motion.json")
+        images = [path.with_name(stem + s) for s in IMAGE_SUFFIXES + tuple(
+            s.upper() for s in IMAGE_SUFFIXES)]
+        image = next((p for p in images if p.is_file()), None)
+        try:
+            if image is None:
+                raise MotionError("no keyframe beside the motion file", item=motion_file,
+                                  hint=f"expected {stem}.png/.jpg/.jpeg/.webp")
+            motion = read_document(Motion, motion_file, error=MotionError)
+            info = probe_image(image, max_pixels=config["image.max_pixels"],
+                               max_bytes=config["image.max_bytes"])
+        except VidgenError as exc:
+            findings.append(Finding(str(path), "input", "error", str(exc)))
+            continue
+        findings += check_motion(
+            motion, image_size=(info.width, info.height),
+            output_size=(config["output.width"], config["output.height"]),
+            fps=config["output.fps"], limits=limits, item=str(image))
+    if as_json:
+        out.print_json(json.dumps([f.to_dict() for f in findings]))
+    _print_findings(findings, as_json)
+    if has_errors(findings):
+        raise typer.Exit(1)
+
+
+@motion_app.command("propose")
+@_handles_errors
+def motion_propose(
+    ctx: typer.Context,
+    images: Annotated[list[Path], typer.Argument(help="Keyframe images.")],
+    out_dir: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="Write <stem>.motion.json here (default: print JSON).")] = None,
+    preset: Annotated[str | None, typer.Option(help="motion.preset")] = None,
+    intensity: Annotated[float | None, typer.Option(help="motion.intensity, 0-1")] = None,
+    duration: Annotated[float | None, typer.Option(help="motion.duration, seconds")] = None,
+    easing: Annotated[str | None, typer.Option(help="motion.easing")] = None,
+    width: Annotated[int | None, typer.Option(help="output.width")] = None,
+    height: Annotated[int | None, typer.Option(help="output.height")] = None,
+    fps: Annotated[int | None, typer.Option(help="output.fps")] = None,
+) -> None:
+    """Propose a motion from a preset, shaped by the decision's crop hint when there is one."""
+    from vidgen.atomic import write_json_atomic
+    from vidgen.companions import ensure_writable, find_companions, read_crop_hint
+    from vidgen.formats import dump_document
+    from vidgen.media import probe_image
+    from vidgen.motion import propose_motion
+
+    config = _config(ctx, {**_output_overrides(width, height, fps), "motion.preset": preset,
+                           "motion.intensity": intensity, "motion.duration": duration,
+                           "motion.easing": easing})
+    limits = RuleLimits.from_config(config)
+    if out_dir is not None:
+        ensure_writable(out_dir, config["sources.protected"])
+        out_dir.mkdir(parents=True, exist_ok=True)
+    for image in images:
+        info = probe_image(image, max_pixels=config["image.max_pixels"],
+                           max_bytes=config["image.max_bytes"])
+        hint, _ = read_crop_hint(find_companions(image))
+        motion = propose_motion(
+            config["motion.preset"], intensity=config["motion.intensity"],
+            duration_sec=config["motion.duration"], easing=config["motion.easing"],
+            image_size=(info.width, info.height),
+            output_size=(config["output.width"], config["output.height"]),
+            fps=config["output.fps"], limits=limits.preset_limits(), focus=hint)
+        data = dump_document(motion)
+        if out_dir is None:
+            out.print_json(json.dumps(data))
+        else:
+            target = out_dir / f"{find_companions(image).stem}.motion.json"
+            write_json_atomic(target, data)
+            out.print(f"wrote {target}")
+
+
+# --- schema and config ------------------------------------------------------------------
+
+
+@app.command("schema")
+@_handles_errors
+def schema(
+    name: Annotated[str | None, typer.Argument(
+        help="motion, manifest or video_manifest (default: all).")] = None,
+) -> None:
+    """Print the JSON Schemas of vidgen's file formats."""
+    from vidgen.manifest import json_schemas
+
+    schemas = json_schemas()
+    if name is not None:
+        if name not in schemas:
+            raise VidgenError("unknown format", field="name", value=name,
+                              limit=", ".join(schemas))
+        out.print_json(json.dumps(schemas[name]))
+    else:
+        out.print_json(json.dumps(schemas))
+
+
+@app.command("config")
+@_handles_errors
+def show_config(
+    ctx: typer.Context,
+    as_toml: Annotated[bool, typer.Option("--toml", help="Print as a vidgen.toml.")] = False,
+) -> None:
+    """Show every setting: its effective value, where it came from and what it does."""
+    config = _config(ctx)
+    if as_toml:
+        section = None
+        for s in SETTINGS:
+            prefix, _, key = s.name.rpartition(".")
+            if prefix != section:
+                out.print(f"\n[{prefix}]" if prefix else "", highlight=False, markup=False)
+                section = prefix
+            out.print(f"{key or s.name} = {json.dumps(config[s.name])}", highlight=False,
+                      markup=False)
+        return
+    table = Table("setting", "value", "source", "meaning")
+    for s in SETTINGS:
+        table.add_row(s.name, json.dumps(config[s.name]), config.source(s.name), s.help)
+    out.print(table)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app(prog_name="vidgen")

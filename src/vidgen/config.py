@@ -1,0 +1,256 @@
+"""One settings table, read from ``vidgen.toml``, ``VIDGEN_*`` and CLI flags.
+
+Every setting is declared once in :data:`SETTINGS` (dotted name, default,
+help, bounds). Precedence, highest first: a CLI flag, an environment variable
+(``output.width`` -> ``VIDGEN_OUTPUT_WIDTH``), the TOML file, the default.
+The TOML file uses one table per prefix::
+
+    [output]
+    width = 720
+
+The file is ``--config PATH``, else ``$VIDGEN_CONFIG``, else ``./vidgen.toml``
+when it exists. Unknown names, wrong types and out-of-range values are
+:class:`~vidgen.errors.ConfigError` naming the setting, where it came from,
+the value and the limit.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import os
+import tomllib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from vidgen.errors import ConfigError
+
+__all__ = ["SETTINGS", "Config", "Setting", "load_config"]
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One configurable value."""
+
+    name: str
+    default: Any
+    help: str
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[str, ...] | None = None
+
+    @property
+    def env(self) -> str:
+        return "VIDGEN_" + self.name.upper().replace(".", "_")
+
+    def coerce(self, raw: Any, source: str) -> Any:
+        """Convert ``raw`` to this setting's type and check its bounds."""
+        kind = type(self.default)
+
+        def fail(why: str, limit: object = None) -> ConfigError:
+            return ConfigError(why, item=source, field=self.name, value=raw, limit=limit)
+
+        value: Any = raw
+        if isinstance(raw, str) and kind is not str:
+            text = raw.strip()
+            if kind is bool:
+                if text.lower() not in {"1", "0", "true", "false", "yes", "no", "on", "off"}:
+                    raise fail("expected a boolean", "true or false")
+                value = text.lower() in {"1", "true", "yes", "on"}
+            elif kind is list:
+                value = [part.strip() for part in text.split(",") if part.strip()]
+            else:
+                try:
+                    value = kind(text)
+                except ValueError as exc:
+                    raise fail(f"expected {kind.__name__}") from exc
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if kind is list and isinstance(value, list | tuple):
+            if not all(isinstance(v, str) for v in value):
+                raise fail("expected a list of strings")
+            value = list(value)
+        if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+            raise fail(f"expected {kind.__name__}, got {type(value).__name__}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise fail("must be a finite number")
+        if self.minimum is not None and value < self.minimum:
+            raise fail("too small", f">= {self.minimum}")
+        if self.maximum is not None and value > self.maximum:
+            raise fail("too large", f"<= {self.maximum}")
+        if self.choices is not None and value not in self.choices:
+            raise fail("not one of the choices", ", ".join(self.choices))
+        return value
+
+
+MOTION_TYPES = (
+    "static", "zoom_in", "zoom_out", "pan_left", "pan_right", "pan_up", "pan_down", "custom",
+)
+EASINGS = ("linear", "ease_in", "ease_out", "ease_in_out")
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("workspace", ".", "Root of the studio's workflow; the audit log lives under it."),
+    Setting("audit.enabled", True, "Write FileTracker-compatible audit records."),
+    Setting("audit.log_dir", "data/file_operations_logs",
+            "Folder of the audit log, relative to `workspace` unless absolute."),
+    Setting("sources.protected", ["__selected", "__crop", "__cropped", "mojo*"],
+            "Folder names (glob patterns) vidgen never writes into."),
+    Setting("image.max_pixels", 50_000_000,
+            "Largest image accepted, in pixels (guards against decompression bombs).",
+            minimum=1),
+    Setting("image.max_bytes", 256 * 1024 * 1024, "Largest image file accepted, in bytes.",
+            minimum=1),
+    Setting("batch.project_id", "vidgen", "Project id written into new manifests."),
+    Setting("batch.workers", 0,
+            "Threads that read, hash and copy keyframes during `batch create` (0 = one per core).",
+            minimum=0, maximum=64),
+    Setting("generation.model", "camera",
+            "Model (backend) that turns keyframes into video; `camera` is the built-in renderer."),
+    Setting("generation.seed", 42, "Base seed; each shot's seed follows `generation.seed_policy`.",
+            minimum=0, maximum=2**31 - 1),
+    Setting("generation.seed_policy", "hash",
+            "fixed: every shot gets the base seed; sequential: base + index; "
+            "hash: derived from base and stem (independent of order).",
+            choices=("fixed", "sequential", "hash")),
+    Setting("generation.steps", 0, "Sampling steps (0 = the model's default).",
+            minimum=0, maximum=1000),
+    Setting("generation.guidance", 0.0, "Guidance scale (0 = the model's default).",
+            minimum=0.0, maximum=50.0),
+    Setting("generation.native_fps", 0,
+            "Frame rate the model generates at (0 = the output frame rate).",
+            minimum=0, maximum=120),
+    Setting("generation.negative_prompt", "", "Negative prompt for every shot."),
+    Setting("output.width", 512, "Output video width in pixels (even).", minimum=16, maximum=7680),
+    Setting("output.height", 720, "Output video height in pixels (even).", minimum=16,
+            maximum=4320),
+    Setting("output.fps", 24, "Output frame rate.", minimum=1, maximum=120),
+    Setting("output.codec", "h264", "Output codec.", choices=("h264", "h265")),
+    Setting("output.crf", 20, "Constant rate factor (quality; lower is better).",
+            minimum=0, maximum=51),
+    Setting("motion.preset", "zoom_in", "Motion type for keyframes without a motion file.",
+            choices=MOTION_TYPES[:-1]),
+    Setting("motion.intensity", 0.5, "Motion intensity, 0 (none) to 1 (the comfort limit).",
+            minimum=0.0, maximum=1.0),
+    Setting("motion.duration", 4.0, "Shot duration in seconds.", minimum=0.1, maximum=600.0),
+    Setting("motion.easing", "ease_in_out", "Easing of new motions.", choices=EASINGS),
+    Setting("rules.max_pan_speed", 0.20,
+            "Hard limit: pan speed as a fraction of the frame width per second (the plan: 20%).",
+            minimum=0.0),
+    Setting("rules.comfort_pan_speed", 1 / 7,
+            "Warning above this pan speed (cinema guidance: 7 s to cross the frame).",
+            minimum=0.0),
+    Setting("rules.max_zoom_rate", 0.30,
+            "Hard limit: relative change of the visible width per second at the fastest frame.",
+            minimum=0.0),
+    Setting("rules.comfort_zoom_rate", 0.15,
+            "Warning above this zoom rate (1.25x over 3 s eased peaks near 0.11).", minimum=0.0),
+    Setting("rules.max_upscale", 1.5,
+            "Hard limit: output pixels per source pixel (crop narrower than output / this).",
+            minimum=1.0),
+    Setting("rules.comfort_upscale", 1.0, "Warning above this upscale factor.", minimum=0.0),
+    Setting("rules.min_duration", 4.0, "Shortest allowed shot, seconds (the plan: 4-8 s).",
+            minimum=0.0),
+    Setting("rules.max_duration", 8.0, "Longest allowed shot, seconds.", minimum=0.0),
+    Setting("rules.aspect_tolerance", 0.01,
+            "Allowed relative difference between crop aspect and output aspect.",
+            minimum=0.0, maximum=0.5),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+class Config(Mapping[str, Any]):
+    """Effective settings: a read-only mapping from dotted name to value."""
+
+    def __init__(self, values: Mapping[str, Any], sources: Mapping[str, str]) -> None:
+        self._values = dict(values)
+        self._sources = dict(sources)
+
+    def __getitem__(self, name: str) -> Any:
+        try:
+            return self._values[name]
+        except KeyError:
+            raise ConfigError("unknown setting", item=name, hint=_suggest(name)) from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def source(self, name: str) -> str:
+        """Where a value came from: default, a file path, an environment variable or a flag."""
+        return self._sources[name]
+
+    @property
+    def workspace(self) -> Path:
+        return Path(self["workspace"]).expanduser()
+
+    @property
+    def audit_dir(self) -> Path:
+        log_dir = Path(self["audit.log_dir"]).expanduser()
+        return log_dir if log_dir.is_absolute() else self.workspace / log_dir
+
+
+def _suggest(name: str) -> str | None:
+    close = difflib.get_close_matches(name, _BY_NAME, n=1)
+    return f"did you mean {close[0]!r}?" if close else "see `vidgen config` for every setting"
+
+
+def _flatten(table: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    for key, value in table.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and name not in _BY_NAME:
+            yield from _flatten(value, name + ".")
+        else:
+            yield name, value
+
+
+def load_config(
+    path: Path | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Config:
+    """Build the effective settings.
+
+    Args:
+        path: A TOML file; ``None`` means ``$VIDGEN_CONFIG`` or ``./vidgen.toml`` if present.
+        env: The environment (``os.environ`` when omitted).
+        overrides: Values from CLI flags by dotted name; ``None`` values are ignored.
+    """
+    env = os.environ if env is None else env
+    values = {s.name: s.default for s in SETTINGS}
+    sources = dict.fromkeys(values, "default")
+
+    explicit = path is not None or "VIDGEN_CONFIG" in env
+    file = Path(path or env.get("VIDGEN_CONFIG") or "vidgen.toml")
+    if file.exists() or explicit:
+        try:
+            table = tomllib.loads(file.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise ConfigError("config file not found", item=file) from exc
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read config file: {exc}", item=file) from exc
+        for name, raw in _flatten(table):
+            if name not in _BY_NAME:
+                raise ConfigError("unknown setting", item=file, field=name, hint=_suggest(name))
+            values[name] = _BY_NAME[name].coerce(raw, str(file))
+            sources[name] = str(file)
+
+    for setting in SETTINGS:
+        if setting.env in env:
+            values[setting.name] = setting.coerce(env[setting.env], setting.env)
+            sources[setting.name] = setting.env
+
+    for name, raw in (overrides or {}).items():
+        if raw is None:
+            continue
+        if name not in _BY_NAME:
+            raise ConfigError("unknown setting", item="command line", field=name,
+                              hint=_suggest(name))
+        values[name] = _BY_NAME[name].coerce(raw, "command line")
+        sources[name] = "command line"
+    return Config(values, sources)
