@@ -19,6 +19,7 @@ import typer
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.markup import escape
 from rich.table import Table
 
 from vidgen import __version__
@@ -84,20 +85,15 @@ def main_options(
 
 
 def _print_findings(findings: list[Finding], as_json: bool) -> None:
+    """One line per finding (greppable, never wrapped), errors in red, warnings in yellow."""
     if as_json:
         return
     if not findings:
         out.print("[green]no findings[/]")
-        return
-    table = Table("keyframe", "severity", "rule", "finding", "value", "limit", "frame")
-    for f in findings:
-        colour = "red" if f.severity == "error" else "yellow"
-        table.add_row(Path(f.item).name if "/" in f.item else f.item,
-                      f"[{colour}]{f.severity}[/]", f.rule, f.message,
-                      "" if f.value is None else str(f.value),
-                      "" if f.limit is None else str(f.limit),
-                      "" if f.frame is None else str(f.frame))
-    out.print(table)
+    for finding in findings:
+        colour = "red" if finding.severity == "error" else "yellow"
+        out.print(f"[{colour}]{finding.severity:7}[/] {escape(str(finding))}", highlight=False, markup=True,
+                  soft_wrap=True)
 
 
 # --- batch ------------------------------------------------------------------------------
@@ -170,7 +166,7 @@ def batch_create(
         _print_findings(report.findings, False)
         out.print(f"[bold]{len(shots)}[/] shot(s) written to {report.batch_dir}"
                   + (f"; [red]{len(report.excluded)} keyframe(s) left out[/]"
-                     if report.excluded else ""))
+                     if report.excluded else ""), soft_wrap=True, highlight=False)
     if report.excluded:
         raise typer.Exit(1)
 
