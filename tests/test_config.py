@@ -66,7 +66,7 @@ def test_bad_environment_values(env: dict[str, str], field: str, phrase: str) ->
 def test_unknown_names_get_a_suggestion(tmp_path: Path) -> None:
     file = tmp_path / "vidgen.toml"
     file.write_text("[output]\nwidht = 640\n")
-    with pytest.raises(ConfigError, match="did you mean 'output.width'"):
+    with pytest.raises(ConfigError, match=r"did you mean 'output\.width'"):
         load_config(file, env={})
     with pytest.raises(ConfigError, match="unknown setting"):
         load_config(env={}, overrides={"output.colour": 1})

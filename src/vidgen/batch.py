@@ -164,7 +164,8 @@ def create_batch(
     total = len(unique)
     prepared: list[_Prepared] = []
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        jobs = pool.map(lambda job: _prepare(*job, config, limits, motions_dir), unique)
+        jobs = pool.map(lambda job: _prepare(job[0], job[1], job[2], config, limits, motions_dir),
+                        unique)
         for done, result in enumerate(jobs, 1):
             prepared.append(result)
             findings.extend(result.findings)

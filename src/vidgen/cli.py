@@ -18,8 +18,8 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from vidgen import __version__
@@ -92,8 +92,8 @@ def _print_findings(findings: list[Finding], as_json: bool) -> None:
         out.print("[green]no findings[/]")
     for finding in findings:
         colour = "red" if finding.severity == "error" else "yellow"
-        out.print(f"[{colour}]{finding.severity:7}[/] {escape(str(finding))}", highlight=False, markup=True,
-                  soft_wrap=True)
+        out.print(f"[{colour}]{finding.severity:7}[/] {escape(str(finding))}",
+                  highlight=False, soft_wrap=True)
 
 
 # --- batch ------------------------------------------------------------------------------

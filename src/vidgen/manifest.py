@@ -210,7 +210,8 @@ def load_manifest(batch_dir: Path) -> Manifest:
 def write_manifest(batch_dir: Path, manifest: Manifest) -> None:
     """Write ``manifest.json`` and every ``<stem>.video_manifest.json`` atomically."""
     for shot in manifest.keyframes:
-        path = resolve_inside(batch_dir, shot.image_path).parent / f"{shot.shot_id}.video_manifest.json"
+        folder = resolve_inside(batch_dir, shot.image_path).parent
+        path = folder / f"{shot.shot_id}.video_manifest.json"
         write_json_atomic(path, dump_document(VideoManifest(
             project_id=manifest.project_id, batch_id=manifest.batch_id, shot=shot)))
     write_json_atomic(Path(batch_dir) / MANIFEST_NAME, dump_document(manifest))

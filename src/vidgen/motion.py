@@ -118,7 +118,7 @@ def progress(easing: Easing, t: np.ndarray) -> np.ndarray:
     if easing is Easing.LINEAR:
         return t
     if easing is Easing.EASE_IN:
-        return 1.0 - np.cos(t * (math.pi / 2))
+        return 1.0 - np.sin((1.0 - t) * (math.pi / 2))  # == 1 - cos(t pi/2), exact at t = 1
     if easing is Easing.EASE_OUT:
         return np.sin(t * (math.pi / 2))
     return (1.0 - np.cos(t * math.pi)) / 2.0
@@ -253,6 +253,7 @@ def propose_motion(
 
     if np.allclose(start, end, rtol=0.0, atol=1e-6 * max(image_size)):
         kind = MotionType.STATIC  # no room to move within the upscale limit
+        start = end = rect(full_w)  # truly static, as the type rule expects
 
     def norm(r: np.ndarray) -> tuple[float, float, float, float]:
         x1, y1, x2, y2 = (float(v) for v in r / np.array([img_w, img_h, img_w, img_h]))
