@@ -15,8 +15,14 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The selection-machine half on the bundled sample keyframes: one motion is
+# deliberately unsafe, so `batch create` reports it, leaves it out and exits 1.
 demo: $(STAMP)
-	$(BIN)/python -m vidgen.demo
+	rm -rf demo-out
+	-$(BIN)/vidgen --config examples/demo.toml batch create examples/keyframes \
+		--out demo-out/batch --batch-id demo
+	$(BIN)/vidgen --config examples/demo.toml batch validate demo-out/batch
+	@echo "batch folder: demo-out/batch (manifest.json, shots/); audit log: demo-out/data/"
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
