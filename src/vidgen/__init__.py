@@ -1,10 +1,64 @@
-"""vidgen: curated still keyframes to short videos at batch scale."""
+"""vidgen: curated still keyframes to short videos at batch scale.
 
-from importlib.metadata import PackageNotFoundError, version
+The public API; everything else is internal and may change.
+"""
 
-try:
-    __version__ = version("vidgen")
-except PackageNotFoundError:  # running from a source tree without installing
-    __version__ = "0.0.0"
+from vidgen._version import __version__
+from vidgen.audit import AuditLog, read_records
+from vidgen.batch import CreateReport, create_batch
+from vidgen.companions import CompanionSet, find_companions, read_crop_hint, read_prompt
+from vidgen.config import SETTINGS, Config, load_config
+from vidgen.errors import (
+    CompanionError,
+    ConfigError,
+    ImageError,
+    InputError,
+    ManifestError,
+    MotionError,
+    ProtectedPathError,
+    VidgenError,
+)
+from vidgen.manifest import Manifest, Shot, ValidationReport, load_manifest, validate_batch
+from vidgen.media import ImageInfo, load_image, probe_image
+from vidgen.motion import Easing, Motion, MotionType, frame_count, propose_motion, sample_path
+from vidgen.rules import Finding, RuleLimits, check_motion
 
-__all__ = ["__version__"]
+__all__ = [
+    "SETTINGS",
+    "AuditLog",
+    "CompanionError",
+    "CompanionSet",
+    "Config",
+    "ConfigError",
+    "CreateReport",
+    "Easing",
+    "Finding",
+    "ImageError",
+    "ImageInfo",
+    "InputError",
+    "Manifest",
+    "ManifestError",
+    "Motion",
+    "MotionError",
+    "MotionType",
+    "ProtectedPathError",
+    "RuleLimits",
+    "Shot",
+    "ValidationReport",
+    "VidgenError",
+    "__version__",
+    "check_motion",
+    "create_batch",
+    "find_companions",
+    "frame_count",
+    "load_config",
+    "load_image",
+    "load_manifest",
+    "probe_image",
+    "propose_motion",
+    "read_crop_hint",
+    "read_prompt",
+    "read_records",
+    "sample_path",
+    "validate_batch",
+]

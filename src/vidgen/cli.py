@@ -22,7 +22,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from vidgen import __version__
+from vidgen._version import __version__
 from vidgen.config import EASINGS, MOTION_TYPES, SETTINGS, Config, load_config
 from vidgen.errors import MotionError, VidgenError
 from vidgen.rules import Finding, RuleLimits, has_errors
@@ -31,7 +31,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 app = typer.Typer(
-    name="vidgen", no_args_is_help=True, pretty_exceptions_enable=False,
+    name="vidgen", no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
     help="Turn curated still keyframes into short videos at batch scale.",
 )
 batch_app = typer.Typer(no_args_is_help=True, help="Create and check batch folders.")
