@@ -47,11 +47,11 @@ def pixels(rect: Rect, size: tuple[int, int]) -> np.ndarray:
 
 
 def centres(rects: np.ndarray) -> np.ndarray:
-    return (rects[:, :2] + rects[:, 2:]) / 2
+    return np.asarray((rects[:, :2] + rects[:, 2:]) / 2)
 
 
 def sizes(rects: np.ndarray) -> np.ndarray:
-    return rects[:, 2:] - rects[:, :2]
+    return np.asarray(rects[:, 2:] - rects[:, :2])
 
 
 BASE: dict[str, Any] = {

@@ -13,6 +13,10 @@ limit it broke and, where we know it, how to fix it::
      |    +-- MotionError       malformed or impossible motion description
      |    +-- ManifestError     batch manifest: schema, paths, hashes, missing files
      +-- ProtectedPathError     a write aimed at a protected source folder
+     +-- BackendError           a model backend failed on one shot (the rest goes on)
+     |    +-- BackendUnavailable  a backend's optional dependency or server is missing
+     +-- EncodeError            encoding failed, or the output did not decode as promised
+     +-- LedgerError            the job ledger cannot be opened or is inconsistent
 
 Foreign errors (OSError, yaml, pydantic, PIL) are translated at the boundary
 with ``raise ... from exc`` so the original stays attached.
@@ -23,6 +27,10 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "BackendError",
+    "BackendUnavailable",
+    "EncodeError",
+    "LedgerError",
     "CompanionError",
     "ConfigError",
     "ImageError",
@@ -124,3 +132,19 @@ class ManifestError(InputError):
 
 class ProtectedPathError(VidgenError):
     """vidgen was asked to write inside a protected source folder."""
+
+
+class BackendError(VidgenError):
+    """A model backend failed on one shot; the shot fails, the batch goes on."""
+
+
+class BackendUnavailable(BackendError):
+    """A backend cannot be used here: an optional dependency, a server or weights are missing."""
+
+
+class EncodeError(VidgenError):
+    """Encoding failed, or the written video did not decode with the promised frames."""
+
+
+class LedgerError(VidgenError):
+    """The job ledger cannot be opened, or a state change breaks its rules."""

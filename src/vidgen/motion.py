@@ -68,7 +68,7 @@ EASING_PEAK = {
 
 def _check_rect(rect: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
     x1, y1, x2, y2 = rect
-    if not (x2 > x1 and y2 > y1):
+    if not (x2 - x1 >= 1e-6 and y2 - y1 >= 1e-6):
         raise ValueError(
             f"rectangle must have x2 > x1 and y2 > y1 (inverted or zero-area: {list(rect)})"
         )
@@ -114,6 +114,7 @@ def frame_count(duration_sec: float, fps: float) -> int:
 
 def progress(easing: Easing, t: np.ndarray) -> np.ndarray:
     """Eased progress in [0, 1] for normalised times ``t`` in [0, 1] (cosine family)."""
+    easing = Easing(easing)
     t = np.clip(np.asarray(t, dtype=np.float64), 0.0, 1.0)
     if easing is Easing.LINEAR:
         return t
