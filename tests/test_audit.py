@@ -53,7 +53,7 @@ def test_record_shapes(tmp_path: Path) -> None:
 
     assert copy10["type"] == "file_operation" and copy10["operation"] == "copy"
     assert copy10["batch_id"] == "batch_001"
-    assert copy10["source_dir"] == str(tmp_path / "src") and copy10["dest_dir"] == "out"
+    assert copy10["source_dir"] == str(tmp_path / "src") and copy10["dest_dir"] == str(Path("out").absolute())
     assert copy10["file_count"] == 10 and copy10["notes"] == "n"
     assert copy10["files"] == [f"{i:02d}.png" for i in range(10)]
     assert "files_sample" not in copy10
@@ -180,7 +180,7 @@ def test_non_ascii_and_undecodable_names(tmp_path: Path) -> None:
     log = AuditLog(tmp_path, "vidgen_run")
     log.file_operation("copy", source_dir="café", dest_dir=None, files=["bad\udcff.png", "日.png"])
     (record,) = read_records(tmp_path)
-    assert record["source_dir"] == "café"
+    assert record["source_dir"] == str(Path("café").absolute())
     assert record["files"] == ["bad\udcff.png", "日.png"]
 
 

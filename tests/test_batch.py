@@ -76,7 +76,8 @@ def test_audit_records_are_filetracker_compatible(studio: Path, config: Config,
     validations = [r for r in ops if r["operation"] == "validate"]
     assert {Path(r["keyframe_path"]).stem for r in validations} == {ONE, TWO, THREE}
     assert all(r["frame_count"] == 96 and r["duration_sec"] == 4.0 for r in validations)
-    assert any(r["operation"] == "create" and r["files"] == ["manifest.json"] for r in ops)
+    assert any(r["operation"] == "create" and r["files"][0] == "manifest.json"
+               and r["file_count"] == 4 for r in ops)
 
 
 def _bomb(path: Path) -> None:
@@ -238,3 +239,23 @@ def test_missing_sources_are_reported(tmp_path: Path, studio: Path, config: Conf
                           tmp_path / "batch", config)
     assert {f.rule for f in report.errors} == {"input"}
     assert len(report.manifest.keyframes) == 3  # type: ignore[union-attr]
+
+
+def test_same_file_twice_and_explicit_temp_files(studio: Path, config: Config,
+                                                 tmp_path: Path) -> None:
+    one = studio / f"{ONE}.png"
+    hidden = tmp_path / "loose" / ".hidden.png"
+    make_image(hidden)
+    report = create_batch([studio, one, hidden], tmp_path / "batch", config)
+    assert [s.shot_id for s in report.manifest.keyframes] == [ONE, TWO, THREE]  # type: ignore[union-attr]
+    assert [(f.rule, Path(f.item).name) for f in report.errors] == [("input", ".hidden.png")]
+    skips = [r for r in read_records(config.audit_dir) if r.get("operation") == "skip"]
+    assert [r["files"] for r in skips] == [[".hidden.png"]]
+
+
+def test_nothing_usable_writes_nothing(tmp_path: Path, config: Config) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "a.png").write_bytes(b"")
+    report = create_batch([tmp_path / "src"], tmp_path / "batch", config)
+    assert report.manifest is None and len(report.errors) == 1
+    assert not (tmp_path / "batch").exists()

@@ -112,8 +112,42 @@ def test_motion_validate_exit_code_follows_errors(tmp_path: Path) -> None:
     result = runner.invoke(app, ["motion", "validate", str(tmp_path / "k.png"),
                                  "--width", "400", "--height", "400"])
     assert result.exit_code == 0, result.output
+    (tmp_path / "lonely.motion.json").write_text(json.dumps(motion))
     result = runner.invoke(app, ["motion", "validate", str(tmp_path / "lonely.motion.json")])
-    assert result.exit_code == 1 and "no keyframe beside" in result.stdout
+    assert result.exit_code == 1 and "no keyframe found" in result.stdout
+    result = runner.invoke(app, ["motion", "validate", str(tmp_path / "nothere.png")])
+    assert result.exit_code == 1 and "no such file" in result.stdout
+
+
+def test_motion_validate_finds_keyframes_in_another_folder(studio: Path, tmp_path: Path) -> None:
+    image = studio / "20250101_000002_stage3_enhanced.png"
+    motions = tmp_path / "motions"
+    result = runner.invoke(app, ["motion", "propose", str(image), "-o", str(motions),
+                                 "--preset", "pan_right", "--width", "320", "--height", "448"])
+    assert result.exit_code == 0, result.output
+    motion_file = motions / "20250101_000002_stage3_enhanced.motion.json"
+    result = runner.invoke(app, ["motion", "validate", str(motion_file), "--width", "320",
+                                 "--height", "448"])
+    assert result.exit_code == 1 and "no keyframe found" in result.stdout
+    result = runner.invoke(app, ["motion", "validate", str(motion_file), "--keyframes",
+                                 str(studio), "--width", "320", "--height", "448"])
+    assert result.exit_code == 0 and "no findings" in result.stdout
+
+
+def test_bad_output_size_and_an_all_bad_source(tmp_path: Path) -> None:
+    from .conftest import make_image
+
+    make_image(tmp_path / "src" / "a.png")
+    result = runner.invoke(app, ["batch", "create", str(tmp_path / "src"), "-o",
+                                 str(tmp_path / "b"), "--width", "511"])
+    assert result.exit_code == 1 and "even" in result.stderr and "511x720" in result.stderr
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "x.png").write_text("[image] not a png")
+    result = runner.invoke(app, ["batch", "create", str(tmp_path / "bad"), "-o",
+                                 str(tmp_path / "b")])
+    assert result.exit_code == 1 and "nothing was written" in result.stderr
+    assert "[image]" in result.stdout  # markup in messages is shown, not swallowed
+    assert not (tmp_path / "b").exists()
 
 
 def test_schema_and_config_output() -> None:

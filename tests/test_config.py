@@ -89,3 +89,18 @@ def test_every_setting_is_documented() -> None:
     docs = (Path(__file__).parents[1] / "docs" / "configuration.md").read_text()
     missing = [s.name for s in SETTINGS if f"`{s.name}`" not in docs]
     assert missing == []
+
+
+def test_toml_values_must_have_the_right_type(tmp_path: Path) -> None:
+    file = tmp_path / "vidgen.toml"
+    file.write_text('[output]\nwidth = "720"\n')
+    with pytest.raises(ConfigError, match="expected int, got str"):
+        load_config(file, env={})
+
+
+def test_comfort_limits_stay_inside_hard_limits() -> None:
+    with pytest.raises(ConfigError, match="must not exceed rules.max_pan_speed") as info:
+        load_config(env={"VIDGEN_RULES_COMFORT_PAN_SPEED": "0.3"})
+    assert info.value.field == "rules.comfort_pan_speed" and info.value.value == 0.3
+    with pytest.raises(ConfigError, match="rules.max_duration"):
+        load_config(env={}, overrides={"rules.min_duration": 9.0})

@@ -72,6 +72,11 @@ def _json_safe(value: Any) -> Any:
     raise TypeError(f"audit record value of type {type(value).__name__} is not JSON-safe")
 
 
+def _absolute(path: Path | str | None) -> str | None:
+    """Folders are recorded absolute, as a reader elsewhere cannot know the cwd."""
+    return None if path is None else str(Path(path).absolute())
+
+
 def _append_line(path: Path, data: bytes) -> None:
     """Append ``data`` (one line) to ``path`` under an exclusive lock, in full."""
     fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
@@ -178,7 +183,8 @@ class AuditLog:
         """
         record = self._operation(operation, FILE_OPERATIONS)
         names = [PurePath(f).name for f in files]
-        record.update(source_dir=source_dir, dest_dir=dest_dir, file_count=len(names), notes=notes)
+        record.update(source_dir=_absolute(source_dir), dest_dir=_absolute(dest_dir),
+                      file_count=len(names), notes=notes)
         if len(names) <= _MAX_LISTED:
             record["files"] = names
         else:
@@ -207,15 +213,16 @@ class AuditLog:
             ValueError: ``operation`` is not a video operation.
         """
         record = self._operation(operation, VIDEO_OPERATIONS)
-        video = None if video_output is None else PurePath(video_output)
+        video = None if video_output is None else Path(video_output).absolute()
+        keyframe = Path(keyframe_path).absolute()
         record.update(
-            source_dir=PurePath(keyframe_path).parent,
+            source_dir=keyframe.parent,
             dest_dir=None if video is None else video.parent,
             file_count=0 if video is None else 1,
             files=[] if video is None else [video.name],
             notes=notes,
-            keyframe_path=keyframe_path,
-            video_output=video_output,
+            keyframe_path=keyframe,
+            video_output=video,
             motion_params=motion_params,
             validation_results=validation_results,
             duration_sec=duration_sec,

@@ -20,6 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from vidgen._version import __version__
+from pydantic import ValidationError
+
 from vidgen.atomic import is_temp_name, write_json_atomic
 from vidgen.audit import AuditLog
 from vidgen.companions import (
@@ -33,7 +35,7 @@ from vidgen.companions import (
     read_prompt,
 )
 from vidgen.config import Config
-from vidgen.errors import ManifestError, MotionError, VidgenError
+from vidgen.errors import ConfigError, ManifestError, MotionError, VidgenError
 from vidgen.formats import dump_document, read_document
 from vidgen.manifest import (
     MANIFEST_NAME,
@@ -98,7 +100,10 @@ def _collect(sources: Sequence[Path]) -> tuple[list[tuple[Path, CompanionIndex]]
             idx = index(source)
             found.extend((image, idx) for image in idx.images)
         elif source.is_file() and source.suffix.lower() in IMAGE_SUFFIXES:
-            if not is_temp_name(source.name):
+            if is_temp_name(source.name):
+                problems.append(Finding(str(source), "input", "error",
+                                        "a temporary or hidden file, not a keyframe"))
+            else:
                 found.append((source, index(source.parent)))
         else:
             why = "no such file or folder" if not source.exists() else \
@@ -146,12 +151,17 @@ def create_batch(
                                 item=out_dir, value=str(folder),
                                 hint="vidgen never writes into source folders")
 
+    _output_params(config, config["motion.duration"])  # a bad output size fails here, once
     now = datetime.now(UTC)
     batch_id = batch_id or now.strftime("%Y%m%d_%H%M%S")
     limits = RuleLimits.from_config(config)
     by_stem: dict[str, Path] = {}
     unique: list[tuple[int, Path, CompanionIndex]] = []
+    seen: set[Path] = set()
     for image, idx in keyframes:
+        if image.resolve() in seen:  # the same file named twice (a folder and the file)
+            continue
+        seen.add(image.resolve())
         stem = idx.set_for(image).stem
         if stem in by_stem:
             findings.append(Finding(str(image), "duplicate", "error",
@@ -179,12 +189,19 @@ def create_batch(
         raise ManifestError(f"{len(report.errors)} error(s); nothing was written (--strict)",
                             item=out_dir, hint="; ".join(str(f) for f in report.errors[:5]))
 
+    if not any(p.shot is not None for p in prepared):
+        return report  # nothing usable: no empty batch folder is written
+
     shots_dir = out_dir / SHOTS_DIR
     shots_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / STATE_DIR).mkdir(exist_ok=True)
     audit = AuditLog(config.audit_dir, "vidgen_manifest", batch_id=batch_id,
                      enabled=config["audit.enabled"])
     with audit:
+        for item in report.excluded:
+            audit.file_operation("skip", source_dir=Path(item).parent, dest_dir=shots_dir,
+                                 files=[Path(item).name], notes="; ".join(
+                                     f.message for f in findings if f.item == item))
         shots = []
         for prep in prepared:
             if prep.shot is None:
@@ -205,7 +222,9 @@ def create_batch(
         )
         write_manifest(out_dir, manifest)
         audit.file_operation("create", source_dir=out_dir, dest_dir=out_dir,
-                             files=[MANIFEST_NAME], notes=f"batch manifest, {len(shots)} shots")
+                             files=[MANIFEST_NAME, *(f"{SHOTS_DIR}/{s.shot_id}.video_manifest.json"
+                                                     for s in shots)],
+                             notes=f"batch manifest and per-shot settings, {len(shots)} shots")
     report.manifest = manifest
     return report
 
@@ -218,16 +237,13 @@ def _prepare(index: int, image: Path, idx: CompanionIndex, config: Config,
         info = probe_image(image, max_pixels=config["image.max_pixels"],
                            max_bytes=config["image.max_bytes"])
     except VidgenError as exc:
-        return _Prepared(companions, [Finding(item, "image", "error", exc.message,
+        message = f"{exc.message}. {exc.hint}" if exc.hint else exc.message
+        return _Prepared(companions, [Finding(item, "image", "error", message,
                                               exc.value, _text(exc.limit))])
     prompt = read_prompt(companions)
     hint, hint_notes = read_crop_hint(companions)
     notes = [*prompt.notes, *hint_notes]
-    output = OutputParams(
-        width=config["output.width"], height=config["output.height"], fps=config["output.fps"],
-        duration_sec=config["motion.duration"], codec=config["output.codec"],
-        crf=config["output.crf"],
-    )
+    output = _output_params(config, config["motion.duration"])
     size = (info.width, info.height)
     try:
         motion, how = _motion_for(companions, motions_dir, config, limits, size, output, hint)
@@ -313,14 +329,26 @@ def _materialise(prepared: _Prepared, shots_dir: Path, out_dir: Path,
     motion_file = out_dir / shot.motion_path
     write_json_atomic(motion_file, dump_document(shot.motion))
     audit.file_operation("create", source_dir=shots_dir, dest_dir=shots_dir,
-                         files=[motion_file.name, f"{shot.shot_id}.video_manifest.json"],
-                         notes=f"motion and generation settings for {shot.shot_id}")
+                         files=[motion_file.name], notes=f"motion of {shot.shot_id}")
     audit.video("validate", keyframe_path=str(image_copy.dest), video_output=None,
                 motion_params=dump_document(shot.motion),
                 validation_results={"findings": [f.to_dict() for f in prepared.findings]},
                 duration_sec=shot.output.duration_sec,
                 frame_count=frame_count(shot.output.duration_sec, shot.output.fps))
     return shot
+
+
+def _output_params(config: Config, duration: float) -> OutputParams:
+    try:
+        return OutputParams(
+            width=config["output.width"], height=config["output.height"],
+            fps=config["output.fps"], duration_sec=duration, codec=config["output.codec"],
+            crf=config["output.crf"],
+        )
+    except ValidationError as exc:
+        problem = exc.errors(include_url=False)[0]
+        raise ConfigError(problem["msg"], field="output",
+                          value=f"{config['output.width']}x{config['output.height']}") from exc
 
 
 def _text(value: object) -> str | None:

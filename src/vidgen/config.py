@@ -45,15 +45,19 @@ class Setting:
     def env(self) -> str:
         return "VIDGEN_" + self.name.upper().replace(".", "_")
 
-    def coerce(self, raw: Any, source: str) -> Any:
-        """Convert ``raw`` to this setting's type and check its bounds."""
+    def coerce(self, raw: Any, source: str, *, text: bool = False) -> Any:
+        """Check ``raw`` against this setting's type and bounds.
+
+        ``text`` values (environment variables) are parsed from strings first; a
+        TOML file or a flag must already give the right type.
+        """
         kind = type(self.default)
 
         def fail(why: str, limit: object = None) -> ConfigError:
             return ConfigError(why, item=source, field=self.name, value=raw, limit=limit)
 
         value: Any = raw
-        if isinstance(raw, str) and kind is not str:
+        if text and isinstance(raw, str) and kind is not str:
             text = raw.strip()
             if kind is bool:
                 if text.lower() not in {"1", "0", "true", "false", "yes", "no", "on", "off"}:
@@ -168,7 +172,7 @@ SETTINGS: tuple[Setting, ...] = (
             "Hard limit: relative change of the visible width per second at the fastest frame.",
             minimum=0.0),
     Setting("rules.comfort_zoom_rate", 0.15,
-            "Warning above this zoom rate (1.25x over 3 s eased peaks near 0.11).", minimum=0.0),
+            "Warning above this zoom rate (1.25x over 3 s eased peaks near 0.12).", minimum=0.0),
     Setting("rules.max_upscale", 1.5,
             "Hard limit: output pixels per source pixel (crop narrower than output / this).",
             minimum=1.0),
@@ -265,7 +269,7 @@ def load_config(
 
     for setting in SETTINGS:
         if setting.env in env:
-            values[setting.name] = setting.coerce(env[setting.env], setting.env)
+            values[setting.name] = setting.coerce(env[setting.env], setting.env, text=True)
             sources[setting.name] = setting.env
 
     for name, raw in (overrides or {}).items():
@@ -276,4 +280,17 @@ def load_config(
                               hint=_suggest(name))
         values[name] = _BY_NAME[name].coerce(raw, "command line")
         sources[name] = "command line"
+    for low, high in _ORDERED:
+        if values[low] > values[high]:
+            raise ConfigError(f"must not exceed {high} ({values[high]})", item=sources[low],
+                              field=low, value=values[low], limit=f"<= {values[high]}")
     return Config(values, sources)
+
+
+#: Pairs that must stay ordered: a comfort limit inside its hard limit, min <= max.
+_ORDERED = (
+    ("rules.comfort_pan_speed", "rules.max_pan_speed"),
+    ("rules.comfort_zoom_rate", "rules.max_zoom_rate"),
+    ("rules.comfort_upscale", "rules.max_upscale"),
+    ("rules.min_duration", "rules.max_duration"),
+)

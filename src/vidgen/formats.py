@@ -74,6 +74,8 @@ def parse_document(
             )
             if len(problems) > 6:
                 message += f"; and {len(problems) - 6} more"
+        if first["type"] == "missing":
+            raise error(message, item=item, field=field) from exc
         value = first.get("input")
         if isinstance(value, float) and not math.isfinite(value):
             value = str(value)

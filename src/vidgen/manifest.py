@@ -24,6 +24,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field, model_validator
 
 from vidgen.atomic import sha256_file, write_json_atomic
+from vidgen.audit import AuditLog
 from vidgen.errors import ManifestError, MotionError, VidgenError
 from vidgen.formats import Document, dump_document, parse_document, read_document
 from vidgen.motion import Motion, frame_count
@@ -235,7 +236,8 @@ class ValidationReport:
         return not self.errors
 
 
-def validate_batch(batch_dir: Path, *, limits: RuleLimits, update: bool = True) -> ValidationReport:
+def validate_batch(batch_dir: Path, *, limits: RuleLimits, update: bool = True,
+                   audit: AuditLog | None = None) -> ValidationReport:
     """Re-check a batch: schema, ids, paths, files, hashes and motion rules.
 
     The shots' ``.motion.json`` files are the working copy: a changed motion that
@@ -253,6 +255,13 @@ def validate_batch(batch_dir: Path, *, limits: RuleLimits, update: bool = True) 
         new_shots.append(_validate_shot(batch_dir, shot, limits, report))
     if update and report.updated:
         write_manifest(batch_dir, manifest.model_copy(update={"keyframes": new_shots}))
+        if audit is not None:
+            audit.batch_id = manifest.batch_id
+            audit.file_operation(
+                "create", source_dir=batch_dir, dest_dir=batch_dir,
+                files=[MANIFEST_NAME, *(f"{SHOTS_DIR}/{s}.video_manifest.json"
+                                        for s in report.updated)],
+                notes=f"motion edits taken into the manifest: {', '.join(report.updated)}")
     return report
 
 

@@ -161,7 +161,7 @@ def check_motion(
         mid_w, mid_h = (widths[1:] + widths[:-1]) / 2, (heights[1:] + heights[:-1]) / 2
         speed = np.hypot(step[:, 0] / mid_w, step[:, 1] / mid_h) * fps
         _rate_rule(add, "pan_speed", "pan", speed, limits.max_pan_speed,
-                   limits.comfort_pan_speed, "of the frame width per second")
+                   limits.comfort_pan_speed, "of the frame per second")
         zoom = np.abs(np.diff(np.log(widths))) * fps
         _rate_rule(add, "zoom_rate", "zoom", zoom, limits.max_zoom_rate,
                    limits.comfort_zoom_rate, "change of the visible width per second")
