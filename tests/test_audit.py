@@ -53,7 +53,8 @@ def test_record_shapes(tmp_path: Path) -> None:
 
     assert copy10["type"] == "file_operation" and copy10["operation"] == "copy"
     assert copy10["batch_id"] == "batch_001"
-    assert copy10["source_dir"] == str(tmp_path / "src") and copy10["dest_dir"] == str(Path("out").absolute())
+    assert copy10["source_dir"] == str(tmp_path / "src")
+    assert copy10["dest_dir"] == str(Path("out").absolute())
     assert copy10["file_count"] == 10 and copy10["notes"] == "n"
     assert copy10["files"] == [f"{i:02d}.png" for i in range(10)]
     assert "files_sample" not in copy10

@@ -99,8 +99,8 @@ def test_toml_values_must_have_the_right_type(tmp_path: Path) -> None:
 
 
 def test_comfort_limits_stay_inside_hard_limits() -> None:
-    with pytest.raises(ConfigError, match="must not exceed rules.max_pan_speed") as info:
+    with pytest.raises(ConfigError, match=r"must not exceed rules\.max_pan_speed") as info:
         load_config(env={"VIDGEN_RULES_COMFORT_PAN_SPEED": "0.3"})
     assert info.value.field == "rules.comfort_pan_speed" and info.value.value == 0.3
-    with pytest.raises(ConfigError, match="rules.max_duration"):
+    with pytest.raises(ConfigError, match=r"rules\.max_duration"):
         load_config(env={}, overrides={"rules.min_duration": 9.0})

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from vidgen._version import __version__
 from pydantic import ValidationError
 
+from vidgen._version import __version__
 from vidgen.atomic import is_temp_name, write_json_atomic
 from vidgen.audit import AuditLog
 from vidgen.companions import (

@@ -51,7 +51,7 @@ def _handles_errors(func: Callable[P, R]) -> Callable[P, R]:
         try:
             return func(*args, **kwargs)
         except VidgenError as exc:
-            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
 
     return wrapper
@@ -92,8 +92,7 @@ def _print_findings(findings: list[Finding], as_json: bool) -> None:
         out.print("[green]no findings[/]")
     for finding in findings:
         colour = "red" if finding.severity == "error" else "yellow"
-        out.print(f"[{colour}]{finding.severity:7}[/] {escape(str(finding))}",
-                  highlight=False, soft_wrap=True)
+        out.print(f"[{colour}]{escape(str(finding))}[/]", highlight=False, soft_wrap=True)
 
 
 # --- batch ------------------------------------------------------------------------------
@@ -157,6 +156,11 @@ def batch_create(
         report = create_batch(sources, out_dir, config, batch_id=batch_id, motions_dir=motions,
                               strict=strict, progress=progress)
     shots = report.manifest.keyframes if report.manifest else []
+    if report.manifest is None and not as_json:
+        _print_findings(report.findings, False)
+        err.print("[bold red]error:[/] no keyframe could be used; nothing was written",
+                  highlight=False)
+        raise typer.Exit(1)
     if as_json:
         out.print_json(json.dumps({
             "batch_dir": str(report.batch_dir), "shots": [s.shot_id for s in shots],
@@ -182,10 +186,14 @@ def batch_validate(
     as_json: Annotated[bool, typer.Option("--json", help="Print findings as JSON.")] = False,
 ) -> None:
     """Re-check a batch: schema, ids, paths, files, hashes and motion rules."""
+    from vidgen.audit import AuditLog
     from vidgen.manifest import validate_batch
 
     config = _config(ctx)
-    report = validate_batch(batch_dir, limits=RuleLimits.from_config(config), update=not check)
+    with AuditLog(config.audit_dir, "vidgen_manifest",
+                  enabled=config["audit.enabled"] and not check) as audit:
+        report = validate_batch(batch_dir, limits=RuleLimits.from_config(config),
+                                update=not check, audit=audit)
     if as_json:
         out.print_json(json.dumps({"shots": report.shots, "updated": report.updated,
                                    "findings": [f.to_dict() for f in report.findings]}))
@@ -197,6 +205,114 @@ def batch_validate(
         out.print(f"{report.shots} shot(s), {len(report.errors)} error(s)")
     if not report.ok:
         raise typer.Exit(1)
+
+
+# --- worker ---------------------------------------------------------------------------
+
+
+@app.command("run")
+@_handles_errors
+def run(
+    ctx: typer.Context,
+    batch_dir: Annotated[Path, typer.Argument(help="A batch folder.")],
+    workers: Annotated[int | None, typer.Option(
+        "--workers", "-w", help="worker.workers: processes on this machine")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Generate every queued shot of a batch; resumable, Ctrl-C stops cleanly."""
+    from vidgen.worker import run_batch
+
+    config = _config(ctx, {"worker.workers": workers})
+    summary = run_batch(batch_dir, config, console=err)
+    if as_json:
+        out.print_json(json.dumps({"counts": summary.counts, "interrupted": summary.interrupted,
+                                   "seconds": summary.seconds, "shots": summary.shots}))
+    else:
+        _print_shots(summary.shots)
+        _print_counts(summary.counts)
+        if summary.interrupted:
+            out.print("[yellow]interrupted[/]: run the same command again to resume")
+    if summary.interrupted:
+        raise typer.Exit(130)
+    if summary.counts["failed"]:
+        raise typer.Exit(1)
+
+
+def _print_counts(counts: dict[str, int]) -> None:
+    total = sum(counts.values())
+    finished = counts["done"] + counts["flagged"] + counts["accepted"] + counts["rejected"]
+    flagged = f", {counts['flagged'] / finished:.0%} flagged" if finished else ""
+    out.print(", ".join(f"{n} {state}" for state, n in counts.items() if n)
+              + f" (of {total}{flagged})", highlight=False)
+
+
+def _print_shots(shots: list[dict[str, Any]]) -> None:
+    table = Table("shot", "state", "verdict", "seconds", "output / reason", show_lines=False)
+    for shot in shots:
+        timings = json.loads(shot["timings"] or "{}")
+        reasons = json.loads(shot["reasons"] or "[]")
+        colour = {"done": "green", "flagged": "yellow", "failed": "red"}.get(shot["state"], "")
+        detail = shot["output"] or ""
+        if shot["state"] == "failed":
+            detail = f"{shot['error_class']}: {shot['error_message']}"
+        elif reasons:
+            detail += " - " + "; ".join(reasons)
+        table.add_row(shot["shot_id"], f"[{colour}]{shot['state']}[/]" if colour else
+                      shot["state"], shot["verdict"] or "",
+                      f"{timings['total']:.2f}" if "total" in timings else "", escape(detail))
+    out.print(table)
+
+
+@app.command("status")
+@_handles_errors
+def status(
+    batch_dir: Annotated[Path, typer.Argument(help="A batch folder.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """Shots per state, failures with their reasons, throughput and ETA."""
+    from vidgen.ledger import Ledger
+    from vidgen.manifest import load_manifest
+
+    load_manifest(batch_dir)
+    with Ledger(batch_dir) as ledger:
+        counts, shots = ledger.counts(), ledger.shots()
+        per_hour, eta = ledger.throughput()
+    if as_json:
+        out.print_json(json.dumps({"counts": counts, "per_hour": per_hour, "eta_sec": eta,
+                                   "shots": shots}))
+        return
+    _print_counts(counts)
+    for shot in shots:
+        if shot["state"] == "failed":
+            out.print(f"[red]failed[/] {shot['shot_id']}: {shot['error_class']}: "
+                      f"{escape(shot['error_message'] or '')}", highlight=False, soft_wrap=True)
+        elif shot["state"] == "flagged":
+            reasons = "; ".join(json.loads(shot["reasons"] or "[]"))
+            out.print(f"[yellow]flagged[/] {shot['shot_id']}: {escape(reasons)}",
+                      highlight=False, soft_wrap=True)
+    if per_hour is not None:
+        out.print(f"throughput {per_hour:.1f} shots/hour"
+                  + (f", ETA {eta / 60:.1f} min" if eta else ""), highlight=False)
+
+
+@app.command("retry")
+@_handles_errors
+def retry(
+    batch_dir: Annotated[Path, typer.Argument(help="A batch folder.")],
+    failed: Annotated[bool, typer.Option("--failed", help="Requeue failed shots.")] = False,
+    flagged: Annotated[bool, typer.Option("--flagged", help="Requeue flagged shots.")] = False,
+    new_seed: Annotated[bool, typer.Option(
+        "--new-seed", help="Give each a new seed (recorded per attempt).")] = False,
+) -> None:
+    """Put failed (default) and/or flagged shots back in the queue for the next `vidgen run`."""
+    from vidgen.ledger import Ledger
+    from vidgen.manifest import load_manifest
+
+    load_manifest(batch_dir)
+    with Ledger(batch_dir) as ledger:
+        requeued = ledger.retry(failed=failed or not flagged, flagged=flagged, new_seed=new_seed)
+    out.print(f"requeued {len(requeued)} shot(s)" + (": " + ", ".join(requeued) if requeued
+                                                      else ""), highlight=False, soft_wrap=True)
 
 
 # --- motion -----------------------------------------------------------------------------
@@ -212,6 +328,9 @@ def motion_validate(
     ctx: typer.Context,
     paths: Annotated[list[Path], typer.Argument(
         help="<stem>.motion.json files (the keyframe is found beside them) or keyframes.")],
+    keyframes: Annotated[list[Path] | None, typer.Option(
+        "--keyframes", "-k", help="Also look for keyframes in this folder (repeatable).")
+    ] = None,
     width: Annotated[int | None, typer.Option(help="output.width")] = None,
     height: Annotated[int | None, typer.Option(help="output.height")] = None,
     fps: Annotated[int | None, typer.Option(help="output.fps")] = None,
@@ -227,17 +346,22 @@ def motion_validate(
     config = _config(ctx, _output_overrides(width, height, fps))
     limits = RuleLimits.from_config(config)
     findings: list[Finding] = []
+    suffixes = IMAGE_SUFFIXES + tuple(s.upper() for s in IMAGE_SUFFIXES)
     for path in paths:
         stem = stem_of(path)
-        motion_file = path if path.name.endswith(".motion.json") else \
-            path.with_name(f"{stem}.motion.json")
-        images = [path.with_name(stem + s) for s in IMAGE_SUFFIXES + tuple(
-            s.upper() for s in IMAGE_SUFFIXES)]
-        image = next((p for p in images if p.is_file()), None)
+        is_motion = path.name.endswith(".motion.json")
+        motion_file = path if is_motion else path.with_name(f"{stem}.motion.json")
+        folders = [path.parent, *(keyframes or [])]
+        candidates = [path] if not is_motion else \
+            [folder / (stem + suffix) for folder in folders for suffix in suffixes]
+        image = next((p for p in candidates if p.is_file()), None)
         try:
+            if not path.exists():
+                raise MotionError("no such file", item=path)
             if image is None:
-                raise MotionError("no keyframe beside the motion file", item=motion_file,
-                                  hint=f"expected {stem}.png/.jpg/.jpeg/.webp")
+                raise MotionError("no keyframe found for the motion file", item=motion_file,
+                                  hint=f"expected {stem}.png/.jpg/.jpeg/.webp beside it or "
+                                       "in a --keyframes folder")
             motion = read_document(Motion, motion_file, error=MotionError)
             info = probe_image(image, max_pixels=config["image.max_pixels"],
                                max_bytes=config["image.max_bytes"])
@@ -272,6 +396,7 @@ def motion_propose(
 ) -> None:
     """Propose a motion from a preset, shaped by the decision's crop hint when there is one."""
     from vidgen.atomic import write_json_atomic
+    from vidgen.audit import AuditLog
     from vidgen.companions import ensure_writable, find_companions, read_crop_hint
     from vidgen.formats import dump_document
     from vidgen.media import probe_image
@@ -294,12 +419,19 @@ def motion_propose(
             image_size=(info.width, info.height),
             output_size=(config["output.width"], config["output.height"]),
             fps=config["output.fps"], limits=limits.preset_limits(), focus=hint)
+        if motion.motion_type.value != config["motion.preset"]:
+            err.print(f"[yellow]note:[/] {image}: no room for {config['motion.preset']} within "
+                      "the upscale limit, so the motion is static", highlight=False)
         data = dump_document(motion)
         if out_dir is None:
             out.print_json(json.dumps(data))
         else:
             target = out_dir / f"{find_companions(image).stem}.motion.json"
             write_json_atomic(target, data)
+            with AuditLog(config.audit_dir, "vidgen_motion",
+                          enabled=config["audit.enabled"]) as audit:
+                audit.file_operation("create", source_dir=image.parent, dest_dir=out_dir,
+                                     files=[target.name], notes=f"proposed {motion.motion_type}")
             out.print(f"wrote {target}")
 
 
@@ -334,11 +466,11 @@ def show_config(
     """Show every setting: its effective value, where it came from and what it does."""
     config = _config(ctx)
     if as_toml:
-        section = None
+        section = ""
         for s in SETTINGS:
             prefix, _, key = s.name.rpartition(".")
             if prefix != section:
-                out.print(f"\n[{prefix}]" if prefix else "", highlight=False, markup=False)
+                out.print(f"\n[{prefix}]", highlight=False, markup=False)
                 section = prefix
             out.print(f"{key or s.name} = {json.dumps(config[s.name])}", highlight=False,
                       markup=False)

@@ -57,17 +57,17 @@ class Setting:
             return ConfigError(why, item=source, field=self.name, value=raw, limit=limit)
 
         value: Any = raw
-        if text and isinstance(raw, str) and kind is not str:
-            text = raw.strip()
+        if isinstance(raw, str) and kind is not str and text:
+            word = raw.strip()
             if kind is bool:
-                if text.lower() not in {"1", "0", "true", "false", "yes", "no", "on", "off"}:
+                if word.lower() not in {"1", "0", "true", "false", "yes", "no", "on", "off"}:
                     raise fail("expected a boolean", "true or false")
-                value = text.lower() in {"1", "true", "yes", "on"}
+                value = word.lower() in {"1", "true", "yes", "on"}
             elif kind is list:
-                value = [part.strip() for part in text.split(",") if part.strip()]
+                value = [part.strip() for part in word.split(",") if part.strip()]
             else:
                 try:
-                    value = kind(text)
+                    value = kind(word)
                 except ValueError as exc:
                     raise fail(f"expected {kind.__name__}") from exc
         if kind is float and isinstance(value, int) and not isinstance(value, bool):

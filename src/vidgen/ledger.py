@@ -233,7 +233,7 @@ class Ledger:
                   error_message=message)
 
     def release(self, claim: Claim) -> None:
-        """Give an interrupted shot back to the queue (Ctrl-C); the attempt is not held against it."""
+        """Give an interrupted shot back to the queue (Ctrl-C); not held against it."""
         self._end(claim, "queued", "interrupted", {})
 
     def _end(self, claim: Claim, state: str, outcome: str, timings: dict[str, float],

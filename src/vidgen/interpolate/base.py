@@ -5,8 +5,9 @@ it lies between and where (the timestep ``t`` in [0, 1)); an
 :class:`Interpolator` then makes each output frame from its pair. The first
 and last output frames are exactly the first and last source frames, and a
 clip of ``n`` frames at ``src_fps`` (``n / src_fps`` seconds) becomes
-``round(n * dst_fps / src_fps)`` frames: the same duration at the new rate. The built-in ``blend`` interpolator cross-fades; optical-flow and
-RIFE interpolators plug in here under their own names.
+``round(n * dst_fps / src_fps)`` frames: the same duration at the new rate.
+The built-in ``blend`` interpolator cross-fades; optical-flow and RIFE
+interpolators plug in here under their own names.
 """
 
 from __future__ import annotations
