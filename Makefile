@@ -15,14 +15,16 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# The selection-machine half on the bundled sample keyframes: one motion is
-# deliberately unsafe, so `batch create` reports it, leaves it out and exits 1.
+# The main job on the bundled sample keyframes with the built-in camera backend.
+# One motion is deliberately unsafe: `batch create` reports why, leaves it out
+# and exits 1, which the leading '-' lets the demo go past.
+DEMO := $(BIN)/vidgen --config examples/demo.toml
 demo: $(STAMP)
 	rm -rf demo-out
-	-$(BIN)/vidgen --config examples/demo.toml batch create examples/keyframes \
-		--out demo-out/batch --batch-id demo
-	$(BIN)/vidgen --config examples/demo.toml batch validate demo-out/batch
-	@echo "batch folder: demo-out/batch (manifest.json, shots/); audit log: demo-out/data/"
+	-$(DEMO) batch create examples/keyframes --out demo-out/batch --batch-id demo
+	$(DEMO) run demo-out/batch
+	$(DEMO) status demo-out/batch
+	@echo "videos and provenance: demo-out/batch/results/; audit log: demo-out/data/"
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
@@ -38,6 +40,9 @@ typecheck: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/batch_create.py
+	$(BIN)/python benchmarks/camera_render.py
+	$(BIN)/python benchmarks/encode.py
+	$(BIN)/python benchmarks/overhead.py
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache
