@@ -41,6 +41,7 @@ from numpy.typing import NDArray
 from vidgen.backends.base import GenerationRequest
 from vidgen.backends.camera import CameraBackend, render_path
 from vidgen.config import load_config
+from vidgen.measure import horizontal_shift
 from vidgen.motion import Motion, PresetLimits, propose_motion, sample_path
 
 FPS = 24
@@ -125,32 +126,6 @@ def zoompan(image: NDArray[np.uint8], rects: NDArray[np.float64],
             return frames
 
 
-def shift_x(frame: NDArray[np.float64], d: float, margin: int) -> NDArray[np.float64]:
-    """``frame`` sampled at ``x + d`` (Lanczos-4), the ``margin`` columns each side dropped."""
-    n, k = int(np.floor(d)), np.arange(-3, 5)
-    weights = np.sinc(k - (d - n)) * np.sinc((k - (d - n)) / 4)
-    width = frame.shape[1]
-    cols = [frame[:, margin + n + j: width - margin + n + j] for j in k]
-    return np.asarray(sum(w * c for w, c in zip(weights / weights.sum(), cols, strict=True)))
-
-
-def displacement(ref: NDArray[np.uint8], frame: NDArray[np.uint8], margin: int = 48) -> float:
-    """Horizontal shift ``d`` with ``frame(x) = ref(x + d)``: phase correlation, then fitting."""
-    a, b = (cv2.cvtColor(f, cv2.COLOR_RGB2GRAY).astype(np.float32) for f in (ref, frame))
-    window = cv2.createHanningWindow(a.shape[::-1], cv2.CV_32F)
-    # OpenCV 5 multiplies phaseCorrelate's inputs by the window in place: pass copies.
-    d = -cv2.phaseCorrelate(a.copy(), b.copy(), window)[0][0]
-    a64, target = a.astype(np.float64), b[:, margin:-margin].astype(np.float64)
-    for _ in range(20):
-        shifted = shift_x(a64, d, margin)
-        grad = np.gradient(shifted, axis=1)
-        step = float(np.sum(grad * (target - shifted)) / np.sum(grad * grad))
-        d += step
-        if abs(step) < 1e-7:
-            break
-    return d
-
-
 def accuracy(image: NDArray[np.uint8], frames: int) -> None:
     out = (1280, 720)
     strip = np.ascontiguousarray(image[448:448 + 1152])  # 16:9, as zoompan's crop must be
@@ -175,7 +150,7 @@ def accuracy(image: NDArray[np.uint8], frames: int) -> None:
         rendered = render()
         fps = len(rendered) / (time.perf_counter() - start)
         assert len(rendered) == frames, (name, len(rendered))
-        measured = np.array([displacement(rendered[0], f) for f in rendered])
+        measured = np.array([horizontal_shift(rendered[0], f, margin=48) for f in rendered])
         error, steps = measured - analytic, np.diff(measured)
         still = int(np.sum(np.abs(steps) < 0.05))
         print(f"{name:>16} {fps:>7.1f} {steps.mean():>10.4f} {steps.std():>9.4f} "

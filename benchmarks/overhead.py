@@ -15,11 +15,13 @@ Goal: overhead <= 100 ms per shot. Usage: python benchmarks/overhead.py [--shots
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 from PIL import Image
@@ -42,7 +44,7 @@ class Prerendered(Backend):
     """Returns the same frames for every shot: the cost of generation is zero."""
 
     name = "prerendered"
-    frames: list[np.ndarray] = []
+    frames: ClassVar[list[np.ndarray]] = []
 
     def load(self) -> None:
         rng = np.random.default_rng(0)
@@ -89,7 +91,7 @@ def main() -> None:
                  for a in attempts]
         overhead = [w - m for w, m in zip(wall, media, strict=True)]
         idle = [b["started_at"] - a["finished_at"]
-                for a, b in zip(attempts, attempts[1:], strict=False)]
+                for a, b in itertools.pairwise(attempts)]
         print(f"{summary.counts['done']} shots of 24 frames at 160x96 (1024x1024 keyframes, "
               f"pre-rendered frames) in {seconds:.2f} s = {len(attempts) / seconds:.1f} shots/s")
         print(f"per shot, ms:  wall      {_stats(wall)}")

@@ -13,6 +13,7 @@ from vidgen.backends import GenerationRequest, create_backend
 from vidgen.backends.camera import CameraBackend, CropRenderer, render_path
 from vidgen.config import load_config
 from vidgen.errors import BackendError
+from vidgen.measure import horizontal_shift
 from vidgen.motion import Motion, sample_path
 
 
@@ -34,33 +35,6 @@ def texture(width: int, height: int, seed: int = 1) -> NDArray[np.uint8]:
     smooth = np.asarray(cv2.GaussianBlur(noise, (0, 0), 2.0), dtype=np.float32)
     scaled: NDArray[np.float32] = 128 + smooth * np.float32(40 / smooth.std())
     return np.clip(scaled, 0, 255).astype(np.uint8)
-
-
-def shift_x(frame: NDArray[np.float64], d: float, margin: int) -> NDArray[np.float64]:
-    """``frame`` sampled at ``x + d`` (Lanczos-4), the ``margin`` columns each side dropped."""
-    n, k = int(np.floor(d)), np.arange(-3, 5)
-    weights = np.sinc(k - (d - n)) * np.sinc((k - (d - n)) / 4)
-    width = frame.shape[1]
-    cols = [frame[:, margin + n + j: width - margin + n + j] for j in k]
-    return np.asarray(sum(w * c for w, c in zip(weights / weights.sum(), cols, strict=True)))
-
-
-def displacement(ref: NDArray[np.uint8], frame: NDArray[np.uint8], margin: int = 16) -> float:
-    """Horizontal shift ``d`` with ``frame(x) = ref(x + d)``: phase correlation, then fitting."""
-    a, b = (cv2.cvtColor(f, cv2.COLOR_RGB2GRAY).astype(np.float32) for f in (ref, frame))
-    window = cv2.createHanningWindow(a.shape[::-1], cv2.CV_32F)
-    # phaseCorrelate's sub-pixel peak is coarse (~0.3 px), and OpenCV 5 windows its inputs in
-    # place; it only seeds a Gauss-Newton fit of the shift.
-    d = -cv2.phaseCorrelate(a.copy(), b.copy(), window)[0][0]
-    a64, target = a.astype(np.float64), b[:, margin:-margin].astype(np.float64)
-    for _ in range(20):
-        shifted = shift_x(a64, d, margin)
-        grad = np.gradient(shifted, axis=1)
-        step = float(np.sum(grad * (target - shifted)) / np.sum(grad * grad))
-        d += step
-        if abs(step) < 1e-7:
-            break
-    return d
 
 
 def pixels(rect: tuple[float, float, float, float], size: tuple[int, int]) -> NDArray[np.float64]:
@@ -100,7 +74,7 @@ def test_slow_pan_moves_every_frame_by_the_exact_amount() -> None:
     )
     rects = sample_path(motion, (width, height), n)
     frames = list(render_path(texture(width, height), rects, (out_w, out_h)))
-    measured = np.array([displacement(frames[0], f) for f in frames])
+    measured = np.array([horizontal_shift(frames[0], f) for f in frames])
     analytic = (rects[:, 0] - rects[0, 0]) * out_w / (rects[:, 2] - rects[:, 0])
     assert np.abs(measured - analytic).max() < 0.02
     assert np.all(np.diff(measured) > 0.15)  # no frame stands still, none jumps

@@ -19,7 +19,6 @@ import pytest
 import vidgen.pipeline
 from vidgen.audit import read_records
 from vidgen.backends.base import (
-    Backend,
     GenerationRequest,
     GenerationResult,
     Progress,
