@@ -83,8 +83,20 @@ def child(src: Path, out: Path, workspace: Path) -> None:
     print(json.dumps({
         "shots": len(report.manifest.keyframes), "seconds": seconds,
         "megabytes": total / 2**20,
-        "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "maxrss_mb": _peak_rss_mb(),
     }))
+
+
+def _peak_rss_mb() -> float:
+    """This process's own peak RSS. Linux keeps ru_maxrss across exec (the parent's peak
+    would show), so read the high-water mark of this address space instead."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def main() -> None:

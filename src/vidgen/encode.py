@@ -47,7 +47,7 @@ from vidgen.errors import EncodeError, VidgenError
 
 __all__ = [
     "NVENC_PRESETS", "EncodeInfo", "EncodeSettings", "VideoProbe", "choose_encoder",
-    "decode_frames", "encode_video", "probe_encoder", "probe_video", "verify_video",
+    "check_video", "decode_frames", "encode_video", "probe_encoder", "probe_video", "verify_video",
 ]
 
 logger = logging.getLogger(__name__)
@@ -319,14 +319,20 @@ def _open_video(path: Path) -> tuple[Any, Any]:
     return container, stream
 
 
-def probe_video(path: Path) -> VideoProbe:
-    """Describe a video, counting its frames by decoding every one (metadata can lie)."""
+def probe_video(path: Path, *, decode: bool = True) -> VideoProbe:
+    """Describe a video, counting its frames by decoding every one (metadata can lie).
+
+    With ``decode=False`` only the container is read and ``frames`` is what it
+    claims: for callers that decode the video anyway and count for themselves.
+    """
     path = Path(path)
     container, stream = _open_video(path)
     frames, first, last = 0, None, None
     try:
         with container:
-            for frame in container.decode(stream):
+            if not decode:
+                frames = stream.frames
+            for frame in container.decode(stream) if decode else ():
                 frames, last = frames + 1, frame.time
                 first = last if first is None else first
             ctx = stream.codec_context
@@ -355,7 +361,13 @@ def verify_video(path: Path, *, frames: int, fps: float | Fraction, width: int,
 
     Frame count and size must match exactly, the frame rate within 1e-3.
     """
-    probe = probe_video(path)
+    return check_video(probe_video(path), path, frames=frames, fps=fps, width=width,
+                       height=height)
+
+
+def check_video(probe: VideoProbe, path: Path, *, frames: int, fps: float | Fraction,
+                width: int, height: int) -> VideoProbe:
+    """Raise :class:`EncodeError` naming the first field of ``probe`` that differs."""
     for field, expected, actual, ok in (
         ("frames", frames, probe.frames, probe.frames == frames),
         ("width", width, probe.width, probe.width == width),

@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -26,8 +25,15 @@ from vidgen._version import __version__
 from vidgen.atomic import TEMP_MARK, sha256_file, write_json_atomic
 from vidgen.backends.base import Backend, GenerationRequest, GenerationResult
 from vidgen.config import Config
-from vidgen.encode import EncodeSettings, encode_video, probe_video
-from vidgen.errors import EncodeError, InputError
+from vidgen.encode import (
+    EncodeSettings,
+    VideoProbe,
+    check_video,
+    decode_frames,
+    encode_video,
+    probe_video,
+)
+from vidgen.errors import InputError
 from vidgen.formats import dump_document
 from vidgen.interpolate import create_interpolator, retime_plan
 from vidgen.manifest import Manifest, Shot, resolve_inside
@@ -186,9 +192,11 @@ def process_shot(
 
         on_stage("qc")
         t = time.perf_counter()
-        probe = probe_video(tmp)
-        _check_output(probe, shot, expected)
-        report = _run_qc(tmp, probe, image, shot, config)
+        probe = probe_video(tmp, decode=False)
+        report = _run_qc(tmp, probe, image, shot, config)  # the one decode pass: it counts
+        probe = replace(probe, frames=report.frames, duration_sec=report.frames / probe.fps)
+        check_video(probe, tmp, frames=expected, fps=shot.output.fps, width=shot.output.width,
+                    height=shot.output.height)
         timings["qc"] = time.perf_counter() - t
 
         on_stage("write")
@@ -219,25 +227,8 @@ def process_shot(
     return ShotOutcome(state, output.path, report.verdict, report.reasons, timings, meta)
 
 
-def _check_output(probe: Any, shot: Shot, expected_frames: int) -> None:
-    """The encoded file must be what the manifest promised."""
-    problems = []
-    if (probe.width, probe.height) != (shot.output.width, shot.output.height):
-        problems.append(f"size {probe.width}x{probe.height}, expected "
-                        f"{shot.output.width}x{shot.output.height}")
-    if abs(probe.fps - shot.output.fps) > 1e-3:
-        problems.append(f"fps {probe.fps}, expected {shot.output.fps}")
-    if probe.frames != expected_frames:
-        problems.append(f"{probe.frames} frames, expected {expected_frames}")
-    if problems:
-        raise EncodeError("the encoded video is not what the manifest asked for: "
-                          + "; ".join(problems), item=shot.shot_id)
-
-
-def _run_qc(path: Path, probe: Any, image: NDArray[np.uint8], shot: Shot,
+def _run_qc(path: Path, probe: VideoProbe, image: NDArray[np.uint8], shot: Shot,
             config: Config) -> QCReport:
-    from vidgen.encode import decode_frames
-
     context = QCContext(fps=probe.fps, width=probe.width, height=probe.height, keyframe=image,
                         motion=shot.motion)
     return run_checks(decode_frames(path), config, context)
