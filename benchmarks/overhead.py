@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import statistics
 import tempfile
 import time
@@ -87,7 +86,7 @@ def main() -> None:
             attempts = sorted((a for s in ledger.shots() for a in ledger.attempts(s["shot_id"])),
                               key=lambda a: a["started_at"])
         wall = [a["finished_at"] - a["started_at"] for a in attempts]
-        media = [sum(json.loads(a["timings"]).get(k, 0.0) for k in ("encode", "qc"))
+        media = [sum(a["timings"].get(k, 0.0) for k in ("encode", "qc"))
                  for a in attempts]
         overhead = [w - m for w, m in zip(wall, media, strict=True)]
         idle = [b["started_at"] - a["finished_at"]
@@ -98,8 +97,8 @@ def main() -> None:
         print(f"               media     {_stats(media)}   (encode + QC decode)")
         print(f"               overhead  {_stats(overhead)}   (goal <= 100)")
         print(f"idle between shots, ms:  {_stats(idle)}")
-        load = [json.loads(a["timings"]).get("load", 0.0) for a in attempts]
-        write = [json.loads(a["timings"]).get("write", 0.0) for a in attempts]
+        load = [a["timings"].get("load", 0.0) for a in attempts]
+        write = [a["timings"].get("write", 0.0) for a in attempts]
         print(f"of the overhead: keyframe hash check + decode {_stats(load)}")
         print(f"                 meta + rename                 {_stats(write)}")
 

@@ -8,7 +8,9 @@ from vidgen.errors import ConfigError, ImageError, InputError, MotionError, Vidg
 
 def test_public_api_is_pinned() -> None:
     assert sorted(vidgen.__all__) == sorted([
-        "SETTINGS", "AuditLog", "CompanionError", "CompanionSet", "Config", "ConfigError",
+        "SETTINGS", "AuditLog", "Backend", "BackendError", "BackendUnavailable",
+        "EncodeError", "Ledger", "LedgerError", "RunSummary", "VideoMeta", "create_backend",
+        "run_batch", "CompanionError", "CompanionSet", "Config", "ConfigError",
         "CreateReport", "Easing", "Finding", "ImageError", "ImageInfo", "InputError",
         "Manifest", "ManifestError", "Motion", "MotionError", "MotionType",
         "ProtectedPathError", "RuleLimits", "Shot", "ValidationReport", "VidgenError",

@@ -46,7 +46,7 @@ def test_claim_finish_and_attempt_records(batch: tuple[Path, Manifest]) -> None:
                       reasons=["flash_frames: 2 frames"], timings={"total": 1.5})
         row = ledger.shot(claim.shot_id)
         assert (row["state"], row["verdict"], row["worker"]) == ("flagged", "fail", None)
-        assert [a["outcome"] for a in ledger.attempts(claim.shot_id)] == ["done"]
+        assert [a["outcome"] for a in ledger.attempts(claim.shot_id)] == ["flagged"]
         with pytest.raises(LedgerError, match="no longer holds"):
             ledger.finish(claim, state="done", output="", verdict="pass", reasons=[],
                           timings={})

@@ -141,7 +141,7 @@ def test_parse_manifest_and_schemas(batch: Path) -> None:
     manifest = parse_manifest((batch / "manifest.json").read_bytes(), item="upload")
     assert manifest.batch_id == "b1"
     schemas = json_schemas()
-    assert set(schemas) == {"motion", "manifest", "video_manifest"}
+    assert set(schemas) == {"motion", "manifest", "video_manifest", "video_meta"}
     assert "keyframes" in schemas["manifest"]["properties"]
     assert "schema" in schemas["motion"]["properties"]
 

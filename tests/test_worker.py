@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 import vidgen.pipeline
@@ -87,7 +88,7 @@ def test_end_to_end_videos_meta_audit_and_ledger(tmp_path: Path) -> None:
     assert set(meta["timings"]) >= {"load", "generate", "reframe", "interpolate", "encode",
                                     "qc", "total"}
     with Ledger(batch) as ledger:  # the ledger also has the time it took to write the meta
-        assert "write" in json.loads(ledger.shot("shot0")["timings"])
+        assert "write" in ledger.shot("shot0")["timings"]
     assert meta["encode"]["encoder"] == "libx264" and meta["encode"]["color"] == "bt709"
     assert {c["name"] for c in meta["qc"]["checks"]} >= {"flash_frames", "luma_change"}
     assert meta["keyframe"]["sha256"] == load_manifest(batch).shot("shot0").image.sha256
@@ -134,8 +135,11 @@ def test_interrupt_releases_the_shot_and_the_next_run_resumes(tmp_path: Path,
     config = _settings(tmp_path, **{"generation.model": "test-flaky"})
     batch = _batch(tmp_path, config)
     monkeypatch.setattr(_Flaky, "interrupt_on", "shot2")
+    handlers = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
     summary = run_batch(batch, config, workers=1)
     assert summary.interrupted
+    # Library code must leave the process's signal handlers as it found them.
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == handlers
     counts = summary.counts
     assert (counts["done"], counts["failed"], counts["queued"]) == (1, 1, 2)
     with Ledger(batch) as ledger:
@@ -252,14 +256,44 @@ def _assert_complete_sized(batch: Path) -> None:
     assert [p.name for p in (batch / "results").iterdir() if ".tmp-" in p.name] == []
 
 
-def test_ctrl_c_exits_130_and_the_batch_resumes(tmp_path: Path) -> None:
+@register_backend
+class _Flashy(CameraBackend):
+    """The camera, with a white frame in the middle of shot0."""
+
+    name = "test-flashy"
+
+    def generate(self, request: GenerationRequest, progress: Progress | None = None
+                 ) -> GenerationResult:
+        result = super().generate(request, progress)
+        if request.shot_id != "shot0":
+            return result
+        frames = list(result.frames)
+        frames[10] = np.full_like(frames[10], 255)
+        return GenerationResult(frames, result.num_frames, result.fps, result.framed)
+
+
+def test_a_shot_that_fails_qc_is_flagged_with_reasons(tmp_path: Path) -> None:
+    config = _settings(tmp_path, **{"generation.model": "test-flashy"})
+    batch = _batch(tmp_path, config, count=2)
+    summary = run_batch(batch, config, workers=1)
+    assert (summary.counts["flagged"], summary.counts["done"]) == (1, 1)
+    with Ledger(batch) as ledger:
+        row = ledger.shot("shot0")
+    assert row["verdict"] == "fail"
+    assert any(r.startswith("flash_frames:") and "frames 10, 11" in r for r in row["reasons"])
+    meta = json.loads((batch / "results" / "shot0.video_meta.json").read_text())
+    assert meta["verdict"] == "fail"  # the video is kept for review
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_and_sigterm_exit_130_and_the_batch_resumes(tmp_path: Path, stop: int) -> None:
     file = _config_file(tmp_path)
-    batch = _batch(tmp_path, load_config(file, env={}), count=4)
+    batch = _batch(tmp_path, load_config(file, env={}), count=8)
     process = _run_cli(batch, file)
     deadline = time.time() + 60
     while not (batch / "results" / "shot0.mp4").exists() and time.time() < deadline:
         time.sleep(0.05)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(stop)
     assert process.wait(timeout=60) == 130
     with Ledger(batch) as ledger:
         counts = ledger.counts()

@@ -20,6 +20,7 @@ from typing import IO, Any
 
 __all__ = [
     "TEMP_MARK",
+    "commit_file",
     "copy_atomic",
     "is_temp_name",
     "open_atomic",
@@ -67,6 +68,18 @@ def open_atomic(path: Path) -> Iterator[IO[bytes]]:
             tmp.unlink()
         raise
     _fsync_dir(path.parent)
+
+
+def commit_file(tmp: Path, path: Path) -> None:
+    """Make a finished temporary file (written by someone else, e.g. an encoder) final:
+    fsync it, rename it over ``path`` and fsync the folder."""
+    fd = os.open(tmp, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    _fsync_dir(Path(path).parent)
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:

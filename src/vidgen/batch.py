@@ -24,6 +24,7 @@ from pydantic import ValidationError
 from vidgen._version import __version__
 from vidgen.atomic import is_temp_name, write_json_atomic
 from vidgen.audit import AuditLog
+from vidgen.backends.base import available_backends
 from vidgen.companions import (
     IMAGE_SUFFIXES,
     SIDECAR_SUFFIXES,
@@ -152,6 +153,9 @@ def create_batch(
                                 hint="vidgen never writes into source folders")
 
     _output_params(config, config["motion.duration"])  # a bad output size fails here, once
+    if config["generation.model"] not in available_backends():
+        raise ConfigError("unknown model", field="generation.model",
+                          value=config["generation.model"], limit=", ".join(available_backends()))
     now = datetime.now(UTC)
     batch_id = batch_id or now.strftime("%Y%m%d_%H%M%S")
     limits = RuleLimits.from_config(config)

@@ -163,7 +163,8 @@ def batch_create(
         raise typer.Exit(1)
     if as_json:
         out.print_json(json.dumps({
-            "batch_dir": str(report.batch_dir), "shots": [s.shot_id for s in shots],
+            "batch_dir": str(report.batch_dir) if report.manifest else None,
+            "shots": [s.shot_id for s in shots],
             "excluded": report.excluded, "findings": [f.to_dict() for f in report.findings],
         }))
     else:
@@ -249,8 +250,7 @@ def _print_counts(counts: dict[str, int]) -> None:
 def _print_shots(shots: list[dict[str, Any]]) -> None:
     table = Table("shot", "state", "verdict", "seconds", "output / reason", show_lines=False)
     for shot in shots:
-        timings = json.loads(shot["timings"] or "{}")
-        reasons = json.loads(shot["reasons"] or "[]")
+        timings, reasons = shot["timings"], shot["reasons"]
         colour = {"done": "green", "flagged": "yellow", "failed": "red"}.get(shot["state"], "")
         detail = shot["output"] or ""
         if shot["state"] == "failed":
@@ -273,8 +273,9 @@ def status(
     from vidgen.ledger import Ledger
     from vidgen.manifest import load_manifest
 
-    load_manifest(batch_dir)
+    manifest = load_manifest(batch_dir)
     with Ledger(batch_dir) as ledger:
+        ledger.ingest(manifest)  # a batch never run yet shows its queue
         counts, shots = ledger.counts(), ledger.shots()
         per_hour, eta = ledger.throughput()
     if as_json:
@@ -287,12 +288,13 @@ def status(
             out.print(f"[red]failed[/] {shot['shot_id']}: {shot['error_class']}: "
                       f"{escape(shot['error_message'] or '')}", highlight=False, soft_wrap=True)
         elif shot["state"] == "flagged":
-            reasons = "; ".join(json.loads(shot["reasons"] or "[]"))
+            reasons = "; ".join(shot["reasons"])
             out.print(f"[yellow]flagged[/] {shot['shot_id']}: {escape(reasons)}",
                       highlight=False, soft_wrap=True)
     if per_hour is not None:
         out.print(f"throughput {per_hour:.1f} shots/hour"
-                  + (f", ETA {eta / 60:.1f} min" if eta else ""), highlight=False)
+                  + (f", ETA {eta / 60:.1f} min" if eta is not None and eta > 0 else ""),
+                  highlight=False)
 
 
 @app.command("retry")
@@ -442,7 +444,7 @@ def motion_propose(
 @_handles_errors
 def schema(
     name: Annotated[str | None, typer.Argument(
-        help="motion, manifest or video_manifest (default: all).")] = None,
+        help="motion, manifest, video_manifest or video_meta (default: all).")] = None,
 ) -> None:
     """Print the JSON Schemas of vidgen's file formats."""
     from vidgen.manifest import json_schemas

@@ -145,7 +145,8 @@ SETTINGS: tuple[Setting, ...] = (
             "A running shot's lease; a worker renews it while alive, and a shot whose lease "
             "ran out is taken over by the next worker.", minimum=1.0),
     Setting("worker.max_attempts", 3,
-            "Attempts per shot before it stays failed (a shot that kills its worker counts).",
+            "Attempts lost to a dead worker (a crash, a kill) before the shot stays failed; "
+            "an error fails a shot at once.",
             minimum=1, maximum=100),
     Setting("interpolate.method", "blend",
             "How frames are retimed when the model's rate differs from the output rate.",

@@ -46,8 +46,17 @@ from numpy.typing import NDArray
 from vidgen.errors import EncodeError, VidgenError
 
 __all__ = [
-    "NVENC_PRESETS", "EncodeInfo", "EncodeSettings", "VideoProbe", "choose_encoder",
-    "check_video", "decode_frames", "encode_video", "probe_encoder", "probe_video", "verify_video",
+    "NVENC_PRESETS",
+    "EncodeInfo",
+    "EncodeSettings",
+    "VideoProbe",
+    "check_video",
+    "choose_encoder",
+    "decode_frames",
+    "encode_video",
+    "probe_encoder",
+    "probe_video",
+    "verify_video",
 ]
 
 logger = logging.getLogger(__name__)

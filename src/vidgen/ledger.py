@@ -195,8 +195,9 @@ class Ledger:
                         db.execute(
                             "UPDATE shots SET state = 'failed', error_class = 'WorkerLost',"
                             " error_message = ?, worker = NULL, lease_until = NULL, stage = NULL,"
-                            " updated_at = ? WHERE shot_id = ?",
-                            (f"the worker died {lost} times on this shot", now, shot_id))
+                            " updated_at = ?, finished_at = ? WHERE shot_id = ?",
+                            (f"its worker died on it {lost} time(s) (worker.max_attempts)",
+                             now, now, shot_id))
                         continue
                 attempt = row["attempts"] + 1
                 db.execute(
@@ -223,7 +224,7 @@ class Ledger:
         """Record a finished shot (``done`` or ``flagged``)."""
         if state not in FINISHED:
             raise ValueError(f"finish() takes {FINISHED}, not {state!r}")
-        self._end(claim, state, "done", timings, output=output, verdict=verdict,
+        self._end(claim, state, state, timings, output=output, verdict=verdict,
                   reasons=json.dumps(reasons))
 
     def fail(self, claim: Claim, error_class: str, message: str,
@@ -301,30 +302,43 @@ class Ledger:
         return counts
 
     def shots(self) -> list[dict[str, Any]]:
-        """Every shot's row, in manifest order."""
-        return [dict(r) for r in self._db.execute("SELECT * FROM shots ORDER BY position")]
+        """Every shot's row, in manifest order (``reasons`` and ``timings`` decoded)."""
+        return [_decoded(r) for r in self._db.execute("SELECT * FROM shots ORDER BY position")]
 
     def shot(self, shot_id: str) -> dict[str, Any]:
         row = self._db.execute("SELECT * FROM shots WHERE shot_id = ?", (shot_id,)).fetchone()
         if row is None:
             raise LedgerError("no such shot in the ledger", item=shot_id)
-        return dict(row)
+        return _decoded(row)
 
     def attempts(self, shot_id: str) -> list[dict[str, Any]]:
-        return [dict(r) for r in self._db.execute(
+        return [_decoded(r) for r in self._db.execute(
             "SELECT * FROM attempts WHERE shot_id = ? ORDER BY attempt", (shot_id,))]
+
+    def exists(self) -> bool:
+        """Whether any shot was ever ingested."""
+        return bool(self._db.execute("SELECT COUNT(*) FROM shots").fetchone()[0])
 
     def throughput(self) -> tuple[float | None, float | None]:
         """Finished shots per hour since the first attempt started, and the ETA in seconds."""
         row = self._db.execute(
             "SELECT MIN(started_at) AS first, MAX(finished_at) AS last, COUNT(*) AS n"
-            " FROM attempts WHERE outcome = 'done'").fetchone()
+            " FROM attempts WHERE outcome IN ('done', 'flagged')").fetchone()
         if not row["n"] or row["last"] <= row["first"]:
             return None, None
         per_second = row["n"] / (row["last"] - row["first"])
         counts = self.counts()
         remaining = counts["queued"] + counts["running"]
         return per_second * 3600, remaining / per_second
+
+
+def _decoded(row: sqlite3.Row) -> dict[str, Any]:
+    """A row as a dict, its JSON columns (``reasons``, ``timings``) decoded."""
+    data = dict(row)
+    for column, empty in (("reasons", "[]"), ("timings", "{}")):
+        if column in data:
+            data[column] = json.loads(data[column] or empty)
+    return data
 
 
 def _next_seed(manifest_seed: int, attempt: int) -> int:

@@ -318,8 +318,11 @@ def _validate_shot(batch_dir: Path, shot: Shot, limits: RuleLimits,
 
 def json_schemas() -> dict[str, dict[str, Any]]:
     """The JSON Schema of every file format, by name (``vidgen schema``)."""
+    from vidgen.meta import VideoMeta  # it builds on this module's models
+
     models: dict[str, type[Document]] = {
         "motion": Motion, "manifest": Manifest, "video_manifest": VideoManifest,
+        "video_meta": VideoMeta,
     }
     return {name: model.model_json_schema(by_alias=True) for name, model in models.items()}
 

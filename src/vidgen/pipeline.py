@@ -22,7 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from vidgen._version import __version__
-from vidgen.atomic import TEMP_MARK, sha256_file, write_json_atomic
+from vidgen.atomic import TEMP_MARK, commit_file, sha256_file, write_json_atomic
 from vidgen.backends.base import Backend, GenerationRequest, GenerationResult
 from vidgen.config import Config
 from vidgen.encode import (
@@ -33,7 +33,7 @@ from vidgen.encode import (
     encode_video,
     probe_video,
 )
-from vidgen.errors import InputError
+from vidgen.errors import InputError, LedgerError
 from vidgen.formats import dump_document
 from vidgen.interpolate import create_interpolator, retime_plan
 from vidgen.manifest import Manifest, Shot, resolve_inside
@@ -133,12 +133,13 @@ def reframe(result: GenerationResult, shot: Shot, image_size: tuple[int, int]
 
 
 def interpolate(frames: Iterable[Frame], src_fps: float, dst_fps: float,
-                config: Config) -> Iterable[Frame]:
+                config: Config) -> Iterator[Frame]:
     """Retime to the output rate when the model's rate differs (else pass through)."""
     if src_fps == dst_fps:
-        return frames
+        yield from frames
+        return
     interpolator = create_interpolator(config["interpolate.method"])
-    return interpolator.retime(list(frames), src_fps, dst_fps)
+    yield from interpolator.retime(list(frames), src_fps, dst_fps)
 
 
 def process_shot(
@@ -152,8 +153,13 @@ def process_shot(
     attempt: int,
     worker: str,
     on_stage: StageCallback,
+    still_mine: Callable[[], bool] = lambda: True,
 ) -> ShotOutcome:
-    """Run every stage of one shot; raises a VidgenError (or a backend's own error) on failure."""
+    """Run every stage of one shot; raises a VidgenError (or a backend's own error) on failure.
+
+    ``still_mine`` is asked before anything is written under a final name: a worker
+    whose lease ran out (another worker took the shot over) must not overwrite it.
+    """
     timings: dict[str, float] = {}
     started = time.perf_counter()
     batch_dir = Path(batch_dir)
@@ -195,15 +201,18 @@ def process_shot(
         probe = probe_video(tmp, decode=False)
         report = _run_qc(tmp, probe, image, shot, config)  # the one decode pass: it counts
         probe = replace(probe, frames=report.frames, duration_sec=report.frames / probe.fps)
-        check_video(probe, tmp, frames=expected, fps=shot.output.fps, width=shot.output.width,
-                    height=shot.output.height)
+        check_video(probe, video_path, frames=expected, fps=shot.output.fps,
+                    width=shot.output.width, height=shot.output.height)
         timings["qc"] = time.perf_counter() - t
 
         on_stage("write")
         t = time.perf_counter()
         output = FileIdentity(path=f"{RESULTS_DIR}/{video_path.name}", sha256=sha256_file(tmp),
                               bytes=tmp.stat().st_size)
-        tmp.replace(video_path)
+        if not still_mine():
+            raise LedgerError("the lease ran out and another worker took the shot over; "
+                              "nothing was written", item=shot.shot_id)
+        commit_file(tmp, video_path)
     finally:
         tmp.unlink(missing_ok=True)
     timings["total"] = time.perf_counter() - started

@@ -16,12 +16,17 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
+import signal
 import threading
 import time
-from contextlib import suppress
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import cv2
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -123,11 +128,12 @@ def _one_shot(batch_dir: Path, config: Config, manifest: Manifest, shots: dict[s
 
         outcome = process_shot(batch_dir, manifest, shot, backends[model], config,
                                seed=claim.seed, attempt=claim.attempt, worker=claim.worker,
-                               on_stage=on_stage)
+                               on_stage=on_stage, still_mine=lambda: not heartbeat.lost)
     except KeyboardInterrupt:
-        heartbeat.stop()
-        with suppress(LedgerError):
-            ledger.release(claim)
+        with _signals(signal.SIG_IGN):  # a second Ctrl-C must not cut the release short
+            heartbeat.stop()
+            with suppress(LedgerError):
+                ledger.release(claim)
         raise
     except Exception as exc:  # one failing shot never stops the batch
         heartbeat.stop()
@@ -137,6 +143,8 @@ def _one_shot(batch_dir: Path, config: Config, manifest: Manifest, shots: dict[s
         with suppress(LedgerError):
             ledger.fail(claim, type(exc).__name__, message,
                         {"total": time.perf_counter() - started})
+            audit.file_operation("error", source_dir=batch_dir, dest_dir=None,
+                                 files=[claim.shot_id], notes=f"{type(exc).__name__}: {message}")
         return 0
     heartbeat.stop()
     try:
@@ -162,12 +170,35 @@ def _remove_stale_temps(batch_dir: Path, ledger: Ledger) -> None:
     busy = {s["shot_id"] for s in ledger.shots()
             if s["state"] == "running" and (s["lease_until"] or 0) > time.time()}
     for entry in results.iterdir():
-        if TEMP_MARK in entry.name and entry.name.split(".", 1)[0] not in busy:
+        final_name = entry.name.partition(TEMP_MARK)[0]
+        shot_id = final_name.removesuffix(".mp4").removesuffix(".video_meta.json")
+        if TEMP_MARK in entry.name and shot_id not in busy:
             entry.unlink(missing_ok=True)
 
 
-def _worker_process(batch_dir: Path, config: Config) -> None:
-    with suppress(KeyboardInterrupt):
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+@contextmanager
+def _signals(handler: Any, names: tuple[str, ...] = ("SIGINT", "SIGTERM")) -> Iterator[None]:
+    """Handle the named signals with ``handler`` inside the block, then restore the old ones
+    (ignored signals would otherwise leak into later child processes)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    numbers = [getattr(signal, name) for name in names]
+    previous = [signal.signal(number, handler) for number in numbers]
+    try:
+        yield
+    finally:
+        for number, old in zip(numbers, previous, strict=True):
+            signal.signal(number, old)
+
+
+def _worker_process(batch_dir: Path, config: Config, threads: int) -> None:
+    cv2.setNumThreads(threads)  # N workers share the cores instead of each taking all
+    with suppress(KeyboardInterrupt), _signals(_interrupt, ("SIGTERM",)):
         work(batch_dir, config)
 
 
@@ -187,21 +218,8 @@ def run_batch(batch_dir: Path, config: Config, *, workers: int | None = None,
     watcher.start()
     interrupted = False
     try:
-        if count == 1:
-            work(batch_dir, config)
-        else:
-            context = multiprocessing.get_context("spawn")
-            processes = [context.Process(target=_worker_process, args=(batch_dir, config),
-                                         name=f"vidgen-worker-{i}") for i in range(count)]
-            for process in processes:
-                process.start()
-            try:
-                for process in processes:
-                    process.join()
-            except KeyboardInterrupt:
-                for process in processes:  # they got the Ctrl-C too: let them release
-                    process.join(timeout=30)
-                raise
+        with _signals(_interrupt, ("SIGTERM",)):  # SIGTERM stops cleanly, like Ctrl-C
+            _run_workers(batch_dir, config, count)
     except KeyboardInterrupt:
         interrupted = True
     finally:
@@ -210,6 +228,29 @@ def run_batch(batch_dir: Path, config: Config, *, workers: int | None = None,
     with Ledger(batch_dir) as ledger:
         return RunSummary(ledger.counts(), ledger.shots(), interrupted,
                           time.perf_counter() - started)
+
+
+def _run_workers(batch_dir: Path, config: Config, count: int) -> None:
+    if count == 1:
+        work(batch_dir, config)
+        return
+    context = multiprocessing.get_context("spawn")
+    threads = max(1, (os.cpu_count() or 1) // count)
+    processes = [context.Process(target=_worker_process, args=(batch_dir, config, threads),
+                                 name=f"vidgen-worker-{i}") for i in range(count)]
+    for process in processes:
+        process.start()
+    try:
+        for process in processes:
+            process.join()
+    except KeyboardInterrupt:
+        for process in processes:  # pass it on (a terminal's Ctrl-C reaches them too)
+            if process.pid is not None and process.is_alive():
+                with suppress(ProcessLookupError):
+                    os.kill(process.pid, signal.SIGINT)
+        for process in processes:
+            process.join(timeout=60)
+        raise
 
 
 def _watch(batch_dir: Path, stop: threading.Event, console: Console | None) -> None:

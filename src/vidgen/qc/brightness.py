@@ -59,7 +59,7 @@ class _SwingCheck(QCCheck):
         shown = ", ".join(str(i) for i in self.offenders[:10])
         more = f" and {len(self.offenders) - 10} more" if len(self.offenders) > 10 else ""
         reason = (f"{len(self.offenders)} frame(s) change {self.unit} by more than "
-                  f"{self.limit:.0%} (worst {self.worst:.0%}): frames {shown}{more}")
+                  f"{self.limit * 100:g}% (worst {self.worst * 100:.3g}%): frames {shown}{more}")
         return CheckResult(self.name, "fail", values, [reason], self.offenders)
 
 
