@@ -280,7 +280,7 @@ def test_a_shot_that_fails_qc_is_flagged_with_reasons(tmp_path: Path) -> None:
     with Ledger(batch) as ledger:
         row = ledger.shot("shot0")
     assert row["verdict"] == "fail"
-    assert any(r.startswith("flash_frames:") and "frames 10, 11" in r for r in row["reasons"])
+    assert any(r.startswith("flash_frames:") and "frames 10-11" in r for r in row["reasons"])
     meta = json.loads((batch / "results" / "shot0.video_meta.json").read_text())
     assert meta["verdict"] == "fail"  # the video is kept for review
 

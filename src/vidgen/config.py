@@ -157,6 +157,68 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("qc.luma_change", 0.3,
             "Luminance change: more than this fraction between consecutive frames "
             "(the plan's photosensitivity rule: 30%).", minimum=0.0, maximum=10.0),
+    Setting("qc.analysis_height", 360,
+            "Checks that allow it analyse frames area-downscaled to at most this many lines.",
+            minimum=32, maximum=4320),
+    Setting("qc.iris_area", 0.25,
+            "Photosensitive flashes: share of the screen a change must cover to count (WCAG).",
+            minimum=0.0, maximum=1.0),
+    Setting("qc.iris_luminance_step", 0.1,
+            "Photosensitive flashes: relative-luminance change that makes a transition.",
+            minimum=0.0, maximum=1.0),
+    Setting("qc.iris_dark_max", 0.8,
+            "Photosensitive flashes: the darker state must be below this luminance.",
+            minimum=0.0, maximum=1.0),
+    Setting("qc.iris_red_step", 20.0,
+            "Red flashes: change of red saturation that makes a transition.", minimum=0.0),
+    Setting("qc.iris_max_transitions", 6,
+            "Photosensitive flashes: more transitions than this in any 1-second window fail "
+            "(6 transitions = 3 flashes).", minimum=1),
+    Setting("qc.iris_warn_transitions", 4,
+            "Photosensitive flashes: this many transitions in a second or more warn; "
+            "sustained 4 s in 5 s they fail (extended failure).", minimum=1),
+    Setting("qc.ssim_min", 0.85,
+            "Temporal quality: mean motion-compensated consecutive-frame SSIM below this "
+            "fails (the plan: 0.85).", minimum=0.0, maximum=1.0),
+    Setting("qc.ssim_drop", 0.7,
+            "Temporal quality: a frame pair whose SSIM falls below this is listed (warn).",
+            minimum=0.0, maximum=1.0),
+    Setting("qc.temporal_variance_max", 25.0,
+            "Temporal variance (std of pixel changes between frames, 8-bit levels, after "
+            "motion compensation) above this warns.", minimum=0.0),
+    Setting("qc.flicker_min", 0.98,
+            "Temporal flicker score (VBench, 1 = none) below this warns.",
+            minimum=0.0, maximum=1.0),
+    Setting("qc.drift_max", 0.15,
+            "Brightness drift: a steady rise or fall of mean luminance over the clip beyond "
+            "this fraction fails.", minimum=0.0),
+    Setting("qc.freeze_mafd", 0.001,
+            "Freeze: mean absolute frame difference (0-1) under which a frame counts as "
+            "frozen.", minimum=0.0),
+    Setting("qc.freeze_min_sec", 0.5, "Freeze: frozen for at least this long fails.",
+            minimum=0.0),
+    Setting("qc.dynamic_min", 0.0,
+            "Dynamic degree: share of frame pairs that move; below this warns "
+            "(0 = report only).", minimum=0.0, maximum=1.0),
+    Setting("qc.fidelity_ssim_min", 0.5,
+            "First-frame fidelity: SSIM of frame 0 against the keyframe's start crop below "
+            "this fails.", minimum=0.0, maximum=1.0),
+    Setting("qc.fidelity_psnr_min", 18.0,
+            "First-frame fidelity: PSNR (dB) of frame 0 against the start crop below this "
+            "fails.", minimum=0.0),
+    Setting("qc.colour_drift_warn", 5.0,
+            "Colour drift: Delta E (CIE76) of a frame's mean colour from frame 0 above this "
+            "warns (2.3 is just noticeable).", minimum=0.0),
+    Setting("qc.colour_drift_max", 10.0, "Colour drift: above this Delta E fails.",
+            minimum=0.0),
+    Setting("qc.cut_ratio", 3.0,
+            "Cuts: a frame's content change over its neighbours' average at or above this "
+            "(and qc.cut_min_score) is a cut (PySceneDetect AdaptiveDetector).", minimum=0.0),
+    Setting("qc.cut_min_score", 15.0, "Cuts: minimum content change (HSV, 0-255) of a cut.",
+            minimum=0.0),
+    Setting("qc.blur_drop", 0.5,
+            "Sharpness: a frame whose Laplacian variance falls below this fraction of frame "
+            "0's fails.", minimum=0.0, maximum=1.0),
     Setting("motion.preset", "zoom_in", "Motion type for keyframes without a motion file.",
             choices=MOTION_TYPES[:-1]),
     Setting("motion.intensity", 0.5, "Motion intensity, 0 (none) to 1 (the comfort limit).",

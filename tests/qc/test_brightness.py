@@ -32,7 +32,7 @@ def test_a_white_flash_is_found_at_its_frames() -> None:
     flash = next(c for c in report.checks if c.name == "flash_frames")
     assert flash.verdict == "fail" and flash.frames == [10, 11]
     assert flash.values["max_swing"] == pytest.approx(1.3, abs=1e-3)
-    assert "2 frame(s)" in flash.reasons[0] and "frames 10, 11" in flash.reasons[0]
+    assert "2 frame(s)" in flash.reasons[0] and "frames 10-11" in flash.reasons[0]
     assert report.verdict == "fail"
     assert any(r.startswith("flash_frames:") for r in report.reasons)
 

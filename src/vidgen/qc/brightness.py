@@ -9,22 +9,15 @@
   the sRGB curve, 0-1, floored at 0.01) with ``qc.luma_change`` (30%): the
   plan's photosensitivity rule between consecutive frames.
 
-Both read a 4x-reduced frame (means are insensitive to it) and fail on any
-offending frame, listing the frames.
+Both read the analysis copy of the frame (means do not change with an area
+downscale) and fail on any offending frame, listing the frames.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-from numpy.typing import NDArray
-
-from vidgen.qc.base import CheckResult, QCCheck, QCContext, register_check
-
-_LINEAR = ((np.arange(256) / 255.0 + 0.055) / 1.055) ** 2.4
-_LINEAR[: 11] = np.arange(11) / 255.0 / 12.92  # c <= 0.04045 (10/255 = 0.0392)
-_WEIGHTS = np.array([0.2126, 0.7152, 0.0722])
+from vidgen.qc.base import CheckResult, Frame, QCCheck, QCContext, frame_ranges, register_check
 
 
 class _SwingCheck(QCCheck):
@@ -39,16 +32,16 @@ class _SwingCheck(QCCheck):
         self.worst = 0.0
         self.offenders: list[int] = []
 
-    def measure(self, small: NDArray[np.uint8]) -> float:
+    def measure(self, frame: Frame) -> float:
         raise NotImplementedError
 
-    def update(self, frame: NDArray[np.uint8], index: int) -> None:
-        value = self.measure(frame[::4, ::4])
+    def update(self, frame: Frame) -> None:
+        value = self.measure(frame)
         if self.previous is not None:
             swing = abs(value - self.previous) / max(self.previous, self.floor)
             self.worst = max(self.worst, swing)
             if swing > self.limit:
-                self.offenders.append(index)
+                self.offenders.append(frame.index)
         self.previous = value
 
     def finish(self) -> CheckResult:
@@ -56,10 +49,9 @@ class _SwingCheck(QCCheck):
                   "count": len(self.offenders)}
         if not self.offenders:
             return CheckResult(self.name, "pass", values)
-        shown = ", ".join(str(i) for i in self.offenders[:10])
-        more = f" and {len(self.offenders) - 10} more" if len(self.offenders) > 10 else ""
         reason = (f"{len(self.offenders)} frame(s) change {self.unit} by more than "
-                  f"{self.limit * 100:g}% (worst {self.worst * 100:.3g}%): frames {shown}{more}")
+                  f"{self.limit * 100:g}% (worst {self.worst * 100:.3g}%): frames "
+                  f"{frame_ranges(self.offenders)}")
         return CheckResult(self.name, "fail", values, [reason], self.offenders)
 
 
@@ -72,8 +64,8 @@ class FlashFrames(_SwingCheck):
     floor = 10.0
     unit = "mean brightness"
 
-    def measure(self, small: NDArray[np.uint8]) -> float:
-        return float((small.reshape(-1, 3).mean(axis=0) * _WEIGHTS).sum())
+    def measure(self, frame: Frame) -> float:
+        return float(frame.gray.mean())
 
 
 @register_check
@@ -85,5 +77,5 @@ class LumaChange(_SwingCheck):
     floor = 0.01
     unit = "luminance"
 
-    def measure(self, small: NDArray[np.uint8]) -> float:
-        return float((_LINEAR[small].reshape(-1, 3).mean(axis=0) * _WEIGHTS).sum())
+    def measure(self, frame: Frame) -> float:
+        return float(frame.luminance.mean())

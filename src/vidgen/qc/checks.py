@@ -1,0 +1,3 @@
+"""Imports every built-in check module: importing one registers its checks."""
+
+from vidgen.qc import brightness  # noqa: F401
