@@ -239,5 +239,5 @@ def process_shot(
 def _run_qc(path: Path, probe: VideoProbe, image: NDArray[np.uint8], shot: Shot,
             config: Config) -> QCReport:
     context = QCContext(fps=probe.fps, width=probe.width, height=probe.height, keyframe=image,
-                        motion=shot.motion)
+                        motion=shot.motion, analysis_height=config["qc.analysis_height"])
     return run_checks(decode_frames(path), config, context)
