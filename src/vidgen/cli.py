@@ -437,6 +437,55 @@ def motion_propose(
             out.print(f"wrote {target}")
 
 
+# --- qc ---------------------------------------------------------------------------------
+
+
+@app.command("qc")
+@_handles_errors
+def qc(
+    ctx: typer.Context,
+    videos: Annotated[list[Path], typer.Argument(help="Video files.")],
+    keyframe: Annotated[Path | None, typer.Option(
+        help="The keyframe the video was made from (first-frame fidelity).")] = None,
+    motion: Annotated[Path | None, typer.Option(
+        help="Its <stem>.motion.json (path-compensated SSIM, fidelity's start crop).")] = None,
+    plot: Annotated[Path | None, typer.Option(
+        help="Write a PNG of the timelines (one per video: <stem>.qc.png if several).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the reports as JSON.")] = False,
+) -> None:
+    """Run the automatic quality checks on any video; exit code 1 when one fails."""
+    from vidgen.formats import read_document
+    from vidgen.media import load_image
+    from vidgen.motion import Motion
+    from vidgen.qc.report import plot_report, qc_video
+
+    config = _config(ctx)
+    image = None if keyframe is None else load_image(
+        keyframe, max_pixels=config["image.max_pixels"], max_bytes=config["image.max_bytes"])
+    path_motion = None if motion is None else read_document(Motion, motion, error=MotionError)
+    reports = {}
+    for video in videos:
+        report = qc_video(video, config, keyframe=image, motion=path_motion)
+        reports[str(video)] = report
+        if plot is not None:
+            target = plot if len(videos) == 1 else plot.with_name(f"{video.stem}.qc.png")
+            plot_report(report, target, title=f"{video.name}: {report.verdict}")
+        if not as_json:
+            colour = {"pass": "green", "warn": "yellow", "fail": "red"}[report.verdict]
+            out.print(f"[bold]{escape(str(video))}[/]: [{colour}]{report.verdict}[/] "
+                      f"({report.frames} frames)", highlight=False)
+            for check in report.checks:
+                mark = {"pass": "ok  ", "warn": "warn", "fail": "FAIL"}[check.verdict]
+                detail = "; ".join(check.reasons)
+                out.print(f"  {mark} {check.name}" + (f": {escape(detail)}" if detail else ""),
+                          highlight=False, soft_wrap=True)
+    if as_json:
+        out.print_json(json.dumps({name: r.to_dict() for name, r in reports.items()}))
+    if any(r.verdict == "fail" for r in reports.values()):
+        raise typer.Exit(1)
+
+
 # --- schema and config ------------------------------------------------------------------
 
 

@@ -25,14 +25,7 @@ from vidgen._version import __version__
 from vidgen.atomic import TEMP_MARK, commit_file, sha256_file, write_json_atomic
 from vidgen.backends.base import Backend, GenerationRequest, GenerationResult
 from vidgen.config import Config
-from vidgen.encode import (
-    EncodeSettings,
-    VideoProbe,
-    check_video,
-    decode_frames,
-    encode_video,
-    probe_video,
-)
+from vidgen.encode import EncodeSettings, check_video, encode_video, probe_video
 from vidgen.errors import InputError, LedgerError
 from vidgen.formats import dump_document
 from vidgen.interpolate import create_interpolator, retime_plan
@@ -40,7 +33,7 @@ from vidgen.manifest import Manifest, Shot, resolve_inside
 from vidgen.media import load_image
 from vidgen.meta import FileIdentity, VideoMeta, device_info, peak_memory_mb
 from vidgen.motion import sample_path
-from vidgen.qc import QCContext, QCReport, run_checks
+from vidgen.qc.report import qc_video
 
 __all__ = ["RESULTS_DIR", "ShotOutcome", "process_shot", "result_paths"]
 
@@ -199,7 +192,7 @@ def process_shot(
         on_stage("qc")
         t = time.perf_counter()
         probe = probe_video(tmp, decode=False)
-        report = _run_qc(tmp, probe, image, shot, config)  # the one decode pass: it counts
+        report = qc_video(tmp, config, keyframe=image, motion=shot.motion)  # the one decode
         probe = replace(probe, frames=report.frames, duration_sec=report.frames / probe.fps)
         check_video(probe, video_path, frames=expected, fps=shot.output.fps,
                     width=shot.output.width, height=shot.output.height)
@@ -234,10 +227,3 @@ def process_shot(
     timings["write"] = time.perf_counter() - t
     state = "flagged" if report.verdict == "fail" else "done"
     return ShotOutcome(state, output.path, report.verdict, report.reasons, timings, meta)
-
-
-def _run_qc(path: Path, probe: VideoProbe, image: NDArray[np.uint8], shot: Shot,
-            config: Config) -> QCReport:
-    context = QCContext(fps=probe.fps, width=probe.width, height=probe.height, keyframe=image,
-                        motion=shot.motion, analysis_height=config["qc.analysis_height"])
-    return run_checks(decode_frames(path), config, context)

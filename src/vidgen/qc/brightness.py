@@ -31,12 +31,14 @@ class _SwingCheck(QCCheck):
         self.previous: float | None = None
         self.worst = 0.0
         self.offenders: list[int] = []
+        self.series: list[float] = []
 
     def measure(self, frame: Frame) -> float:
         raise NotImplementedError
 
     def update(self, frame: Frame) -> None:
         value = self.measure(frame)
+        self.series.append(round(value, 5))
         if self.previous is not None:
             swing = abs(value - self.previous) / max(self.previous, self.floor)
             self.worst = max(self.worst, swing)
@@ -47,12 +49,13 @@ class _SwingCheck(QCCheck):
     def finish(self) -> CheckResult:
         values = {"max_swing": round(self.worst, 4), "limit": self.limit,
                   "count": len(self.offenders)}
+        timeline = {self.unit: self.series}
         if not self.offenders:
-            return CheckResult(self.name, "pass", values)
+            return CheckResult(self.name, "pass", values, timeline=timeline)
         reason = (f"{len(self.offenders)} frame(s) change {self.unit} by more than "
                   f"{self.limit * 100:g}% (worst {self.worst * 100:.3g}%): frames "
                   f"{frame_ranges(self.offenders)}")
-        return CheckResult(self.name, "fail", values, [reason], self.offenders)
+        return CheckResult(self.name, "fail", values, [reason], self.offenders, timeline)
 
 
 @register_check
