@@ -74,7 +74,6 @@ def derivations(path: Path, context: QCContext) -> None:
 def ssim_comparison(path: Path, context: QCContext) -> None:
     try:
         from skimage.metrics import structural_similarity
-
         from vidgen.qc.ssim import ssim
     except ImportError as exc:
         print(f"SSIM comparison skipped: {exc}")
