@@ -18,6 +18,7 @@ Goals: the suite >= 60 fps at 720p on one core; SSIM >= 10x scikit-image at
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import tempfile
 import time
@@ -80,7 +81,7 @@ def ssim_comparison(path: Path, context: QCContext) -> None:
         return
     frames = [Frame(rgb, i, context).gray for i, rgb in zip(range(40), decode_frames(path),
                                                             strict=False)]
-    pairs = list(zip(frames, frames[1:], strict=False))
+    pairs = list(itertools.pairwise(frames))
     ours = [ssim(a, b) for a, b in pairs]
     reference = [structural_similarity(a, b, gaussian_weights=True, sigma=1.5,
                                        use_sample_covariance=False, data_range=255)
