@@ -184,8 +184,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Temporal quality: a frame pair whose SSIM falls below this is listed (warn).",
             minimum=0.0, maximum=1.0),
     Setting("qc.temporal_variance_max", 25.0,
-            "Temporal variance (std of pixel changes between frames, 8-bit levels, after "
-            "motion compensation) above this warns.", minimum=0.0),
+            "Temporal variance (std of the frame-to-frame luma change, 8-bit levels, at the "
+            "analysis size, no motion compensation; camera motion raises it) above this warns.",
+            minimum=0.0),
     Setting("qc.flicker_min", 0.98,
             "Temporal flicker score (VBench, 1 = none) below this warns.",
             minimum=0.0, maximum=1.0),
