@@ -204,9 +204,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("qc.fidelity_ssim_min", 0.5,
             "First-frame fidelity: SSIM of frame 0 against the keyframe's start crop below "
             "this fails.", minimum=0.0, maximum=1.0),
-    Setting("qc.fidelity_psnr_min", 18.0,
-            "First-frame fidelity: PSNR (dB) of frame 0 against the start crop below this "
-            "fails.", minimum=0.0),
+    Setting("qc.fidelity_psnr_min", 20.0,
+            "First-frame fidelity: PSNR (dB, RGB of the analysis copy) of frame 0 against the "
+            "start crop below this fails; 20 dB is an RMS error of 25.5 levels.", minimum=0.0),
     Setting("qc.colour_drift_warn", 5.0,
             "Colour drift: Delta E (CIE76) of a frame's mean colour from frame 0 above this "
             "warns (2.3 is just noticeable).", minimum=0.0),

@@ -1,3 +1,3 @@
 """Imports every built-in check module: importing one registers its checks."""
 
-from vidgen.qc import brightness, flashes, variance  # noqa: F401
+from vidgen.qc import brightness, fidelity, flashes, ssim, variance  # noqa: F401
