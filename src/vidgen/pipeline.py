@@ -192,7 +192,8 @@ def process_shot(
         on_stage("qc")
         t = time.perf_counter()
         probe = probe_video(tmp, decode=False)
-        report = qc_video(tmp, config, keyframe=image, motion=shot.motion)  # the one decode
+        report = qc_video(tmp, config, keyframe=image, motion=shot.motion,  # the one decode
+                          backend=backend.name)
         probe = replace(probe, frames=report.frames, duration_sec=report.frames / probe.fps)
         check_video(probe, video_path, frames=expected, fps=shot.output.fps,
                     width=shot.output.width, height=shot.output.height)

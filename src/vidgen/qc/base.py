@@ -62,6 +62,7 @@ class QCContext:
     keyframe: NDArray[np.uint8] | None = None
     motion: Motion | None = None
     analysis_height: int = 360
+    backend: str | None = None  # what made the frames, e.g. "camera"
 
     @property
     def analysis_size(self) -> tuple[int, int]:

@@ -1,3 +1,12 @@
 """Imports every built-in check module: importing one registers its checks."""
 
-from vidgen.qc import brightness, fidelity, flashes, ssim, variance  # noqa: F401
+from vidgen.qc import (  # noqa: F401
+    brightness,
+    colour,
+    fidelity,
+    flashes,
+    motion_degree,
+    ssim,
+    temporal,
+    variance,
+)

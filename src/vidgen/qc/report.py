@@ -24,13 +24,13 @@ __all__ = ["plot_report", "qc_video"]
 
 
 def qc_video(path: Path, config: Mapping[str, Any], *,
-             keyframe: NDArray[np.uint8] | None = None, motion: Motion | None = None
-             ) -> QCReport:
+             keyframe: NDArray[np.uint8] | None = None, motion: Motion | None = None,
+             backend: str | None = None) -> QCReport:
     """Run the whole QC suite on ``path`` in one decode pass."""
     probe = probe_video(path, decode=False)
     context = QCContext(fps=probe.fps, width=probe.width, height=probe.height,
                         keyframe=keyframe, motion=motion,
-                        analysis_height=config["qc.analysis_height"])
+                        analysis_height=config["qc.analysis_height"], backend=backend)
     return run_checks(decode_frames(path), config, context)
 
 
