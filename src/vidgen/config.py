@@ -191,7 +191,7 @@ SETTINGS: tuple[Setting, ...] = (
             "Temporal flicker score (VBench, 1 = none) below this warns.",
             minimum=0.0, maximum=1.0),
     Setting("qc.drift_max", 0.15,
-            "Brightness drift: a steady rise or fall of mean luminance over the clip beyond "
+            "Brightness drift: a steady rise or fall of mean luma (Rec. 709) over the clip beyond "
             "this fraction fails.", minimum=0.0),
     Setting("qc.freeze_mafd", 0.001,
             "Freeze: mean absolute frame difference (0-1) under which a frame counts as "
@@ -357,4 +357,6 @@ _ORDERED = (
     ("rules.comfort_zoom_rate", "rules.max_zoom_rate"),
     ("rules.comfort_upscale", "rules.max_upscale"),
     ("rules.min_duration", "rules.max_duration"),
+    ("qc.colour_drift_warn", "qc.colour_drift_max"),
+    ("qc.iris_warn_transitions", "qc.iris_max_transitions"),
 )

@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from vidgen.errors import ConfigError
 from vidgen.motion import Motion
 
 __all__ = [
@@ -212,6 +213,10 @@ def run_checks(frames: Iterable[NDArray[np.uint8]], config: Mapping[str, Any],
     """Feed every registered check (or those named in ``only``) from one pass over ``frames``."""
     _load_builtin()
     names = sorted(_REGISTRY) if only is None else sorted(only)
+    unknown = sorted(set(names) - set(_REGISTRY))
+    if unknown:
+        raise ConfigError("unknown QC check", field="only", value=unknown,
+                          limit=", ".join(sorted(_REGISTRY)))
     checks = [_REGISTRY[name](config, context) for name in names]
     count = 0
     for index, rgb in enumerate(frames):

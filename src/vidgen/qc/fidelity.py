@@ -22,7 +22,7 @@ Definitions:
 - **Luma offset**: mean luma of frame 0 less the reference's (8-bit levels).
 
 Verdict: **fail** when SSIM is below ``qc.fidelity_ssim_min`` (default 0.5)
-or PSNR below ``qc.fidelity_psnr_min`` (default 18 dB), else pass. Both are
+or PSNR below ``qc.fidelity_psnr_min`` (default 20 dB), else pass. Both are
 measured at the analysis size (360 lines by default), not at the output size.
 Without a keyframe and motion in the context (a video that is not a vidgen
 shot) the check passes with a "skipped" reason.

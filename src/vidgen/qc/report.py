@@ -50,7 +50,7 @@ def plot_report(report: QCReport, path: Path, *, title: str = "") -> None:
         for name, series in check.timeline.items():
             ax.plot(np.arange(len(series)) / fps, series, label=name, linewidth=1.2)
         for index in check.frames:
-            ax.axvline(index / fps, color=colours["fail"], alpha=0.25, linewidth=1)
+            ax.axvline(index / fps, color=colours[check.verdict], alpha=0.25, linewidth=1)
         ax.set_ylabel(check.name, fontsize=8)
         ax.set_title(f"{check.name}: {check.verdict}", fontsize=9, loc="left",
                      color=colours[check.verdict])

@@ -72,8 +72,8 @@
 
     A shot whose camera motion is ``static`` is legitimately frozen when the
     camera backend renders it (nothing moves but the camera): then the check
-    warns at most. If the context names the backend (a ``backend`` attribute;
-    not part of :class:`QCContext` yet) and it is not ``camera``, a freeze fails
+    warns at most. If the context names the backend (``QCContext.backend``,
+    set by the pipeline) and it is not ``camera``, a freeze fails
     as usual, since a generative model should animate even under a still camera.
 """
 
