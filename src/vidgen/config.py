@@ -218,8 +218,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("qc.cut_min_score", 15.0, "Cuts: minimum content change (HSV, 0-255) of a cut.",
             minimum=0.0),
     Setting("qc.blur_drop", 0.5,
-            "Sharpness: a frame whose Laplacian variance falls below this fraction of frame "
-            "0's fails.", minimum=0.0, maximum=1.0),
+            "Sharpness collapse: a frame whose Laplacian variance (two octaves below the "
+            "analysis size) falls below this fraction of frame 0's, lowered by as much as the "
+            "coarse structure in view fell (to at most 0.35x), fails.", minimum=0.0,
+            maximum=1.0),
     Setting("motion.preset", "zoom_in", "Motion type for keyframes without a motion file.",
             choices=MOTION_TYPES[:-1]),
     Setting("motion.intensity", 0.5, "Motion intensity, 0 (none) to 1 (the comfort limit).",

@@ -3,9 +3,11 @@
 from vidgen.qc import (  # noqa: F401
     brightness,
     colour,
+    cuts,
     fidelity,
     flashes,
     motion_degree,
+    sharpness,
     ssim,
     temporal,
     variance,
