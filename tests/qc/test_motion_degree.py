@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 import cv2
@@ -14,18 +13,16 @@ from numpy.typing import NDArray
 import vidgen.qc.motion_degree  # noqa: F401 - registers the check
 from vidgen.backends.camera import render_path
 from vidgen.config import load_config
-from vidgen.media import load_image
-from vidgen.motion import propose_motion, sample_path
 from vidgen.qc import QCContext, run_checks
 from vidgen.qc.base import CheckResult
 from vidgen.qc.motion_degree import MOVE_THRESHOLD, STILL_THRESHOLD, top_magnitude
-from vidgen.rules import RuleLimits
+
+from .renders import camera_shot
 
 CONFIG = load_config(env={})
 FPS = 24
 W, H = 640, 360  # the analysis size itself: flow runs at 455 x 256
 CONTEXT = QCContext(fps=FPS, width=W, height=H)
-KEYFRAMES = Path(__file__).resolve().parents[2] / "examples" / "keyframes"
 Clip = list[NDArray[np.uint8]]
 
 
@@ -134,20 +131,6 @@ def test_tiny_and_short_clips_do_not_break_it() -> None:
 
 
 # --- real camera renders: no false positives -----------------------------------------------
-
-
-def camera_shot(name: str, kind: str, intensity: float
-                ) -> tuple[Iterator[NDArray[np.uint8]], QCContext]:
-    """A 4-s 720p camera-backend render of a bundled keyframe (upscaled to 2048 wide)."""
-    image = load_image(KEYFRAMES / name, max_pixels=10**8, max_bytes=10**9)
-    height = round(image.shape[0] * 2048 / image.shape[1])
-    image = np.asarray(cv2.resize(image, (2048, height), interpolation=cv2.INTER_CUBIC))
-    size, out = (image.shape[1], image.shape[0]), (1280, 720)
-    motion = propose_motion(kind, intensity=intensity, duration_sec=4.0, easing="ease_in_out",
-                            image_size=size, output_size=out, fps=FPS,
-                            limits=RuleLimits.from_config(CONFIG).preset_limits())
-    frames = render_path(image, sample_path(motion, size, 96), out)
-    return frames, QCContext(fps=FPS, width=1280, height=720, keyframe=image, motion=motion)
 
 
 @pytest.mark.slow
