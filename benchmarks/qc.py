@@ -8,6 +8,8 @@ encoded with vidgen's encoder. Printed, on one core and on all cores:
 - the whole suite (every registered check, one decode pass), in fps and as a
   multiple of real time;
 - each check alone on top of that floor, in ms per frame;
+- the suite's peak traced memory for a 5-s and a 40-s clip of the same
+  frames (bounded memory: it must not grow with the clip's length);
 - SSIM against scikit-image (Wang settings) on the same analysis-size frames:
   speed ratio and the largest absolute difference.
 
@@ -70,6 +72,26 @@ def derivations(path: Path, context: QCContext) -> None:
     for index, rgb in enumerate(decode_frames(path)):
         frame = Frame(rgb, index, context)
         frame.gray, frame.luminance  # noqa: B018 - computing them is the point
+
+
+def memory_growth(path: Path, context: QCContext) -> None:
+    """Peak traced memory of the whole suite: the clip, then the clip 8 times over.
+
+    The decoded frames are allocated before tracing starts, so the figure is what
+    the checks themselves hold (per-frame scalars, buffers), not the video.
+    """
+    import tracemalloc
+
+    frames = list(decode_frames(path))
+    peaks = []
+    for repeat in (1, 8):
+        clip = (frame for _ in range(repeat) for frame in frames)
+        tracemalloc.start()
+        run_checks(clip, CONFIG, context)
+        peaks.append(tracemalloc.get_traced_memory()[1] / 2**20)
+        tracemalloc.stop()
+    print(f"suite memory peak: {peaks[0]:.1f} MB for {len(frames)} frames, {peaks[1]:.1f} MB "
+          f"for {8 * len(frames)} frames (bounded: it must not grow with the clip)")
 
 
 def ssim_comparison(path: Path, context: QCContext) -> None:
@@ -144,6 +166,7 @@ def main() -> None:
         os.sched_setaffinity(0, all_cpus)
         cv2.setNumThreads(len(all_cpus))
         print()
+        memory_growth(path, context)
         ssim_comparison(path, context)
 
 

@@ -13,7 +13,6 @@ from vidgen.atomic import (
     copy_atomic,
     is_temp_name,
     open_atomic,
-    remove_stale_temps,
     sha256_file,
     write_json_atomic,
 )
@@ -49,10 +48,6 @@ def test_copy_hashes_while_copying_and_keeps_mtime(tmp_path: Path) -> None:
     assert (tmp_path / "dst.bin").stat().st_mtime_ns == source.stat().st_mtime_ns
 
 
-def test_temp_names_and_stale_temps(tmp_path: Path) -> None:
+def test_temp_names() -> None:
     assert is_temp_name("x.mp4.tmp-1a2b") and is_temp_name(".x.mp4.Ab12Cd")
     assert not is_temp_name("x.mp4")
-    (tmp_path / "x.mp4.tmp-dead").write_bytes(b"partial")
-    (tmp_path / "x.mp4").write_bytes(b"final")
-    assert [p.name for p in remove_stale_temps(tmp_path)] == ["x.mp4.tmp-dead"]
-    assert [p.name for p in tmp_path.iterdir()] == ["x.mp4"]

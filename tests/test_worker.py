@@ -283,6 +283,16 @@ def test_a_shot_that_fails_qc_is_flagged_with_reasons(tmp_path: Path) -> None:
     assert any(r.startswith("flash_frames:") and "frames 10-11" in r for r in row["reasons"])
     meta = json.loads((batch / "results" / "shot0.video_meta.json").read_text())
     assert meta["verdict"] == "fail"  # the video is kept for review
+    from typer.testing import CliRunner
+
+    from vidgen.cli import app
+
+    status = CliRunner().invoke(app, ["status", str(batch)])
+    assert status.exit_code == 0
+    assert "1 done, 1 flagged (of 2, 50% flagged)" in status.stdout
+    flagged = [line for line in status.stdout.splitlines() if line.startswith("flagged ")]
+    assert len(flagged) == 1 and flagged[0].startswith("flagged shot0: ")
+    assert "flash_frames: 2 frame(s)" in flagged[0]
 
 
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])

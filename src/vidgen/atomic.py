@@ -3,8 +3,8 @@
 Every file vidgen creates is written as ``<name>.tmp-<random>`` in the target
 folder, flushed, fsynced and renamed over the final name; the folder is then
 fsynced so the rename survives a power cut. Readers skip such temporary names
-(:func:`is_temp_name`), and :func:`remove_stale_temps` clears the ones a
-killed process left behind.
+(:func:`is_temp_name`); the worker clears the ones a killed process left
+behind.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ __all__ = [
     "copy_atomic",
     "is_temp_name",
     "open_atomic",
-    "remove_stale_temps",
     "sha256_file",
     "write_bytes_atomic",
     "write_json_atomic",
@@ -117,13 +116,3 @@ def sha256_file(path: Path) -> str:
         while chunk := handle.read(_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def remove_stale_temps(folder: Path) -> list[Path]:
-    """Delete our own leftover temporaries in ``folder`` (not recursive); returns them."""
-    removed = []
-    for entry in Path(folder).glob(f"*{TEMP_MARK}*"):
-        if entry.is_file():
-            entry.unlink(missing_ok=True)
-            removed.append(entry)
-    return removed

@@ -315,10 +315,6 @@ class Ledger:
         return [_decoded(r) for r in self._db.execute(
             "SELECT * FROM attempts WHERE shot_id = ? ORDER BY attempt", (shot_id,))]
 
-    def exists(self) -> bool:
-        """Whether any shot was ever ingested."""
-        return bool(self._db.execute("SELECT COUNT(*) FROM shots").fetchone()[0])
-
     def throughput(self) -> tuple[float | None, float | None]:
         """Finished shots per hour since the first attempt started, and the ETA in seconds."""
         row = self._db.execute(

@@ -193,7 +193,7 @@ def process_shot(
         t = time.perf_counter()
         probe = probe_video(tmp, decode=False)
         report = qc_video(tmp, config, keyframe=image, motion=shot.motion,  # the one decode
-                          backend=backend.name)
+                          backend=backend.name, probe=probe)
         probe = replace(probe, frames=report.frames, duration_sec=report.frames / probe.fps)
         check_video(probe, video_path, frames=expected, fps=shot.output.fps,
                     width=shot.output.width, height=shot.output.height)

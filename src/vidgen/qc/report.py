@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from vidgen.encode import decode_frames, probe_video
+from vidgen.encode import VideoProbe, decode_frames, probe_video
 from vidgen.motion import Motion
 from vidgen.qc.base import QCContext, QCReport, run_checks
 
@@ -25,9 +25,12 @@ __all__ = ["plot_report", "qc_video"]
 
 def qc_video(path: Path, config: Mapping[str, Any], *,
              keyframe: NDArray[np.uint8] | None = None, motion: Motion | None = None,
-             backend: str | None = None) -> QCReport:
-    """Run the whole QC suite on ``path`` in one decode pass."""
-    probe = probe_video(path, decode=False)
+             backend: str | None = None, probe: VideoProbe | None = None) -> QCReport:
+    """Run the whole QC suite on ``path`` in one decode pass.
+
+    ``probe`` is the container's description when the caller already has it.
+    """
+    probe = probe or probe_video(path, decode=False)
     context = QCContext(fps=probe.fps, width=probe.width, height=probe.height,
                         keyframe=keyframe, motion=motion,
                         analysis_height=config["qc.analysis_height"], backend=backend)
