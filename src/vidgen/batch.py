@@ -22,9 +22,9 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from vidgen._version import __version__
-from vidgen.atomic import is_temp_name, write_json_atomic
+from vidgen.atomic import copy_atomic, is_temp_name, write_json_atomic
 from vidgen.audit import AuditLog
-from vidgen.backends.base import available_backends
+from vidgen.backends.base import TemplateInfo, available_backends, backend_class
 from vidgen.companions import (
     IMAGE_SUFFIXES,
     SIDECAR_SUFFIXES,
@@ -42,6 +42,7 @@ from vidgen.manifest import (
     MANIFEST_NAME,
     SHOTS_DIR,
     STATE_DIR,
+    WORKFLOWS_DIR,
     FileRef,
     GenerationParams,
     ImageRef,
@@ -156,6 +157,8 @@ def create_batch(
     if config["generation.model"] not in available_backends():
         raise ConfigError("unknown model", field="generation.model",
                           value=config["generation.model"], limit=", ".join(available_backends()))
+    template = backend_class(config["generation.model"]).template_info(
+        config["generation.template"])
     now = datetime.now(UTC)
     batch_id = batch_id or now.strftime("%Y%m%d_%H%M%S")
     limits = RuleLimits.from_config(config)
@@ -178,8 +181,8 @@ def create_batch(
     total = len(unique)
     prepared: list[_Prepared] = []
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        jobs = pool.map(lambda job: _prepare(job[0], job[1], job[2], config, limits, motions_dir),
-                        unique)
+        jobs = pool.map(lambda job: _prepare(job[0], job[1], job[2], config, limits, motions_dir,
+                                             template), unique)
         for done, result in enumerate(jobs, 1):
             prepared.append(result)
             findings.extend(result.findings)
@@ -198,6 +201,9 @@ def create_batch(
 
     shots_dir = out_dir / SHOTS_DIR
     shots_dir.mkdir(parents=True, exist_ok=True)
+    for source in template.files:  # a user's workflow travels with the batch
+        (out_dir / WORKFLOWS_DIR).mkdir(exist_ok=True)
+        copy_atomic(source, out_dir / WORKFLOWS_DIR / source.name)
     (out_dir / STATE_DIR).mkdir(exist_ok=True)
     audit = AuditLog(config.audit_dir, "vidgen_manifest", batch_id=batch_id,
                      enabled=config["audit.enabled"])
@@ -234,7 +240,7 @@ def create_batch(
 
 
 def _prepare(index: int, image: Path, idx: CompanionIndex, config: Config,
-             limits: RuleLimits, motions_dir: Path | None) -> _Prepared:
+             limits: RuleLimits, motions_dir: Path | None, template: TemplateInfo) -> _Prepared:
     companions = idx.set_for(image)
     item = str(image)
     try:
@@ -260,7 +266,7 @@ def _prepare(index: int, image: Path, idx: CompanionIndex, config: Config,
     if any(f.severity == "error" for f in findings):
         return _Prepared(companions, findings)
 
-    native_fps = config["generation.native_fps"] or output.fps
+    native_fps = round(config["generation.native_fps"] or template.native_fps or output.fps)
     stem = companions.stem
     shot = Shot(
         shot_id=stem,
@@ -280,6 +286,8 @@ def _prepare(index: int, image: Path, idx: CompanionIndex, config: Config,
             guidance=config["generation.guidance"] or None,
             native_fps=native_fps,
             num_frames=frame_count(motion.duration_sec, native_fps),
+            template=template.ref,
+            camera_mode=config["generation.camera_mode"],
         ),
         output=output,
         notes=notes,

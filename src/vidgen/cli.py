@@ -37,7 +37,9 @@ app = typer.Typer(
 batch_app = typer.Typer(no_args_is_help=True, help="Create and check batch folders.")
 motion_app = typer.Typer(no_args_is_help=True, help="Propose and check camera motions.")
 app.add_typer(batch_app, name="batch")
+comfy_app = typer.Typer(no_args_is_help=True, help="Work with a ComfyUI server.")
 app.add_typer(motion_app, name="motion")
+app.add_typer(comfy_app, name="comfy")
 
 out = Console()
 err = Console(stderr=True)
@@ -487,6 +489,52 @@ def qc(
 
 
 # --- schema and config ------------------------------------------------------------------
+
+
+@comfy_app.command("check")
+@_handles_errors
+def comfy_check(
+    ctx: typer.Context,
+    url: Annotated[str | None, typer.Option(help="The server (default: comfyui.url).")] = None,
+    model: Annotated[list[str] | None, typer.Option(
+        help="A built-in template or an API-format workflow file; repeat for several "
+             "(default: every built-in template).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Check a ComfyUI server: version, devices, and for each workflow every node class and
+    model file, naming what is missing and the models/ folder it belongs in. Exit code 1
+    when a workflow named with --model cannot run."""
+    from vidgen.backends.comfyui.client import ComfyClient
+    from vidgen.backends.comfyui.preflight import check_server
+    from vidgen.backends.comfyui.workflow import builtin_templates
+
+    config = _config(ctx, {"comfyui.url": url} if url else None)
+    client = ComfyClient(config["comfyui.url"], retries=config["comfyui.retries"],
+                         backoff_sec=config["comfyui.retry_backoff_sec"])
+    try:
+        report = check_server(client, model or builtin_templates())
+    finally:
+        client.close()
+    if as_json:
+        out.print_json(json.dumps(report.to_dict()))
+    else:
+        system = report.system
+        out.print(f"ComfyUI {system.get('comfyui_version', '?')} at {report.url} (Python "
+                  f"{str(system.get('python_version', '?')).split()[0]}, PyTorch "
+                  f"{system.get('pytorch_version', '?')})", highlight=False)
+        for device in report.devices:
+            total, free = device.get("vram_total", 0), device.get("vram_free", 0)
+            out.print(f"  device {device.get('name')}: {total / 2**30:.1f} GiB, "
+                      f"{free / 2**30:.1f} GiB free", highlight=False)
+        for template in report.templates:
+            mark = "[green]ready[/]" if template.ready else \
+                f"[red]{len(template.problems)} problem(s)[/]"
+            kind = " (text-to-video)" if template.conditioning == "text" else ""
+            out.print(f"{escape(template.name)}{kind}: {mark}", highlight=False)
+            for problem in template.problems:
+                out.print(f"  - {escape(str(problem))}", highlight=False, soft_wrap=True)
+    if model and not report.ready:
+        raise typer.Exit(1)
 
 
 @app.command("schema")

@@ -233,9 +233,10 @@ class Ledger:
         self._end(claim, "failed", "failed", timings, error_class=error_class,
                   error_message=message)
 
-    def release(self, claim: Claim) -> None:
-        """Give an interrupted shot back to the queue (Ctrl-C); not held against it."""
-        self._end(claim, "queued", "interrupted", {})
+    def release(self, claim: Claim, outcome: str = "interrupted") -> None:
+        """Give a shot back to the queue (Ctrl-C, a backend that cannot serve it); not held
+        against it."""
+        self._end(claim, "queued", outcome, {})
 
     def _end(self, claim: Claim, state: str, outcome: str, timings: dict[str, float],
              **fields: Any) -> None:

@@ -6,6 +6,7 @@ A batch folder is self-contained::
     DIR/shots/<stem>.<ext>              the keyframe, with its companions copied in
     DIR/shots/<stem>.motion.json        the motion, the working copy editors change
     DIR/shots/<stem>.video_manifest.json  the shot's generation settings (VideoManifest)
+    DIR/workflows/<name>.json           a user's ComfyUI workflow (and its bindings), if any
     DIR/.vidgen/                        vidgen's own state (ledger, ...)
 
 Every path in a manifest is relative to DIR, uses ``/`` and never starts with
@@ -34,6 +35,7 @@ __all__ = [
     "MANIFEST_NAME",
     "SHOTS_DIR",
     "STATE_DIR",
+    "WORKFLOWS_DIR",
     "GenerationParams",
     "ImageRef",
     "Manifest",
@@ -53,6 +55,7 @@ __all__ = [
 MANIFEST_NAME = "manifest.json"
 SHOTS_DIR = "shots"
 STATE_DIR = ".vidgen"
+WORKFLOWS_DIR = "workflows"
 _SHOT_ID = re.compile(r"^[^/\\\x00-\x1f.][^/\\\x00-\x1f]{0,199}$")
 
 
@@ -106,6 +109,18 @@ class GenerationParams(Document):
     guidance: float | None = Field(None, ge=0.0, description="null: the model's default")
     native_fps: int = Field(ge=1, le=120, description="frame rate the model generates at")
     num_frames: int = Field(ge=1, description="frames the model generates")
+    template: str | None = Field(
+        None, min_length=1, description="the workflow or model variant: a built-in name, or "
+        "a path inside the batch (workflows/<file>.json)")
+    camera_mode: Literal["path", "prompt"] = Field(
+        "path", description="path: exact crop path over steady generated frames; prompt: the "
+        "motion described in words, the model moves the camera")
+
+    @model_validator(mode="after")
+    def _template_inside(self) -> GenerationParams:
+        if self.template is not None and "/" in self.template:
+            _relative_path(self.template)
+        return self
 
 
 class OutputParams(Document):

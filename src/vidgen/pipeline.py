@@ -96,33 +96,49 @@ def load_keyframe(batch_dir: Path, shot: Shot, config: Config) -> NDArray[np.uin
                       max_bytes=config["image.max_bytes"])
 
 
-def generate(backend: Backend, shot: Shot, image: NDArray[np.uint8], seed: int,
+def generate(backend: Backend, batch_dir: Path, shot: Shot, image: NDArray[np.uint8], seed: int,
              on_stage: StageCallback) -> GenerationResult:
     """Ask the backend for frames, exactly as the manifest says (seed aside, on retries)."""
     gen = shot.generation_params
-    framed_size = (shot.output.width, shot.output.height)
+    template = gen.template
+    if template is not None and "/" in template:  # a workflow file inside the batch
+        template = str(resolve_inside(batch_dir, template))
     request = GenerationRequest(
         shot_id=shot.shot_id, image=image, prompt=shot.prompt,
-        negative_prompt=shot.negative_prompt, width=framed_size[0], height=framed_size[1],
-        num_frames=gen.num_frames, fps=gen.native_fps, steps=gen.steps, guidance=gen.guidance,
-        seed=seed, motion=shot.motion,
+        negative_prompt=shot.negative_prompt, width=shot.output.width,
+        height=shot.output.height, num_frames=gen.num_frames, fps=gen.native_fps,
+        steps=gen.steps, guidance=gen.guidance, seed=seed, motion=shot.motion,
+        template=template, camera_mode=gen.camera_mode,
     )
     return backend.generate(request, lambda fraction, what: on_stage(f"{what} {fraction:.0%}"))
 
 
 def reframe(result: GenerationResult, shot: Shot, image_size: tuple[int, int]
             ) -> Iterator[Frame]:
-    """Apply the exact camera path to frames that a backend returned uncropped."""
+    """Apply the exact camera path to frames that a backend returned uncropped.
+
+    The frames show ``result.region`` of the keyframe (all of it when None); each
+    frame's crop is mapped from keyframe pixels into frame pixels. Frames that
+    carry the model's own camera (``follow_path`` false) are only fitted: the
+    largest centred rectangle of the output's aspect.
+    """
     if result.framed:
         yield from result.frames
         return
     from vidgen.backends.camera import CropRenderer
 
     out = (shot.output.width, shot.output.height)
-    rects = sample_path(shot.motion, image_size, result.num_frames)
+    x0, y0, x1, y1 = result.region or (0.0, 0.0, float(image_size[0]), float(image_size[1]))
+    rects = sample_path(shot.motion, image_size, result.num_frames) - [x0, y0, x0, y0]
     for frame, rect in zip(result.frames, rects, strict=True):
-        scale = np.array([frame.shape[1] / image_size[0], frame.shape[0] / image_size[1]] * 2)
-        yield CropRenderer(frame, out).render(tuple(rect * scale))
+        h, w = frame.shape[:2]
+        if result.follow_path:
+            sx, sy = w / (x1 - x0), h / (y1 - y0)
+            crop = rect * np.array([sx, sy, sx, sy])
+        else:
+            cw, ch = min(w, h * out[0] / out[1]), min(h, w * out[1] / out[0])
+            crop = np.array([(w - cw) / 2, (h - ch) / 2, (w + cw) / 2, (h + ch) / 2])
+        yield CropRenderer(frame, out).render(tuple(crop))
 
 
 def interpolate(frames: Iterable[Frame], src_fps: float, dst_fps: float,
@@ -168,10 +184,9 @@ def process_shot(
 
     on_stage("generate")
     t = time.perf_counter()
-    result = generate(backend, shot, image, seed, on_stage)
+    result = generate(backend, batch_dir, shot, image, seed, on_stage)
     generated = _Timed(result.frames)
-    framed = _Timed(reframe(GenerationResult(generated, result.num_frames, result.fps,
-                                             result.framed), shot, image_size), generated)
+    framed = _Timed(reframe(replace(result, frames=generated), shot, image_size), generated)
     retimed = _Timed(interpolate(framed, result.fps, shot.output.fps, config), framed)
     setup = time.perf_counter() - t
 

@@ -4,7 +4,11 @@ A worker loads each backend it needs once and keeps it resident; per shot it
 claims from the ledger, renews its lease from a heartbeat thread (which also
 publishes the current stage), runs :func:`vidgen.pipeline.process_shot` and
 records the outcome. One failing shot never stops the batch. Ctrl-C gives the
-current shot back to the queue and stops; the next run resumes. A SIGKILL
+current shot back to the queue and stops; the next run resumes. So does a
+backend that cannot serve the batch at all (:class:`~vidgen.errors.BackendUnavailable`:
+a server that stays unreachable, a workflow the server lacks models for): the
+shot goes back to the queue, no attempt counts against it, and ``vidgen run``
+exits with the reason. A SIGKILL
 leaves the shot ``running`` with a lease that the next run ends at once (dead
 process on this host) or lets expire (another host), then takes the shot over.
 
@@ -34,7 +38,7 @@ from vidgen.atomic import TEMP_MARK
 from vidgen.audit import AuditLog
 from vidgen.backends.base import Backend, create_backend
 from vidgen.config import Config
-from vidgen.errors import LedgerError, VidgenError
+from vidgen.errors import BackendUnavailable, LedgerError, VidgenError
 from vidgen.ledger import Claim, Ledger, worker_id
 from vidgen.manifest import Manifest, Shot, load_manifest
 from vidgen.pipeline import RESULTS_DIR, process_shot
@@ -135,6 +139,13 @@ def _one_shot(batch_dir: Path, config: Config, manifest: Manifest, shots: dict[s
             with suppress(LedgerError):
                 ledger.release(claim)
         raise
+    except BackendUnavailable as exc:  # no shot can run here: stop, losing none of them
+        heartbeat.stop()
+        with suppress(LedgerError):
+            ledger.release(claim, "backend unavailable")
+            audit.file_operation("error", source_dir=batch_dir, dest_dir=None,
+                                 files=[claim.shot_id], notes=f"stopped: {exc}")
+        raise
     except Exception as exc:  # one failing shot never stops the batch
         heartbeat.stop()
         if not isinstance(exc, VidgenError):
@@ -199,7 +210,10 @@ def _signals(handler: Any, names: tuple[str, ...] = ("SIGINT", "SIGTERM")) -> It
 def _worker_process(batch_dir: Path, config: Config, threads: int) -> None:
     cv2.setNumThreads(threads)  # N workers share the cores instead of each taking all
     with suppress(KeyboardInterrupt), _signals(_interrupt, ("SIGTERM",)):
-        work(batch_dir, config)
+        try:
+            work(batch_dir, config)
+        except BackendUnavailable as exc:
+            log.error("worker stopped: %s", exc)
 
 
 def run_batch(batch_dir: Path, config: Config, *, workers: int | None = None,

@@ -15,13 +15,14 @@ import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
 
 from vidgen.config import Config
-from vidgen.errors import BackendUnavailable
+from vidgen.errors import BackendUnavailable, ConfigError
 from vidgen.motion import Motion
 
 __all__ = [
@@ -29,7 +30,9 @@ __all__ = [
     "GenerationRequest",
     "GenerationResult",
     "Progress",
+    "TemplateInfo",
     "available_backends",
+    "backend_class",
     "create_backend",
     "register_backend",
 ]
@@ -56,6 +59,8 @@ class GenerationRequest:
     guidance: float | None
     seed: int
     motion: Motion
+    template: str | None = None  # a workflow or model variant: a name, or a path in the batch
+    camera_mode: str = "path"  # how a model honours the motion (vidgen.backends.framing)
 
 
 @dataclass
@@ -64,7 +69,9 @@ class GenerationResult:
 
     ``framed`` is true when the frames already follow the shot's camera path
     (the camera backend); otherwise the pipeline's reframe stage applies the
-    exact path to them. ``info`` goes into the shot's provenance record.
+    exact path to them (``follow_path``) or only fits them to the output size.
+    ``region`` is the keyframe area the frames show, in keyframe pixels (None:
+    all of it). ``info`` goes into the shot's provenance record.
     """
 
     frames: Iterable[Frame]
@@ -72,6 +79,18 @@ class GenerationResult:
     fps: float
     framed: bool
     info: dict[str, Any] = field(default_factory=dict)
+    region: tuple[float, float, float, float] | None = None
+    follow_path: bool = True
+
+
+@dataclass(frozen=True)
+class TemplateInfo:
+    """A template as a new batch records it: the manifest's ``template`` value, the
+    model's native frame rate, and workflow files to copy into the batch."""
+
+    ref: str | None = None
+    native_fps: float | None = None
+    files: tuple[Path, ...] = ()
 
 
 class Backend(ABC):
@@ -93,6 +112,18 @@ class Backend(ABC):
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release what :meth:`load` took."""
 
+    @classmethod
+    def template_info(cls, template: str) -> TemplateInfo:
+        """Check ``generation.template`` when a batch is made (no server, no weights needed).
+
+        Raises:
+            ConfigError: the template is unknown or unusable with this backend.
+        """
+        if template:
+            raise ConfigError(f"the {cls.name} backend takes no template",
+                              field="generation.template", value=template)
+        return TemplateInfo()
+
     def identity(self) -> dict[str, Any]:
         """What exactly generated the frames (model, weights, versions), for provenance."""
         return {"backend": self.name}
@@ -100,7 +131,7 @@ class Backend(ABC):
 
 _REGISTRY: dict[str, type[Backend]] = {}
 #: Backends that register when their module is imported: name -> module.
-_KNOWN = {"camera": "vidgen.backends.camera"}
+_KNOWN = {"camera": "vidgen.backends.camera", "comfyui": "vidgen.backends.comfyui"}
 
 
 def register_backend(cls: type[Backend]) -> type[Backend]:
@@ -113,8 +144,8 @@ def available_backends() -> list[str]:
     return sorted(set(_REGISTRY) | set(_KNOWN))
 
 
-def create_backend(name: str, config: Config) -> Backend:
-    """A new, not yet loaded, backend by name.
+def backend_class(name: str) -> type[Backend]:
+    """The backend class registered under ``name``, importing its module if needed.
 
     Raises:
         BackendUnavailable: unknown name, or its module cannot be imported here.
@@ -128,4 +159,9 @@ def create_backend(name: str, config: Config) -> Backend:
     if name not in _REGISTRY:
         raise BackendUnavailable("unknown backend", field="generation_params.model", value=name,
                                  limit=", ".join(available_backends()))
-    return _REGISTRY[name](config)
+    return _REGISTRY[name]
+
+
+def create_backend(name: str, config: Config) -> Backend:
+    """A new, not yet loaded, backend by name (see :func:`backend_class`)."""
+    return backend_class(name)(config)
