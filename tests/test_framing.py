@@ -33,7 +33,7 @@ def test_path_region_holds_every_crop_at_the_generation_aspect() -> None:
     assert w % 16 == 0 and h % 16 == 0
     assert (x2 - x1) / (y2 - y1) == pytest.approx(w / h, rel=1e-9)
     assert w * h == pytest.approx(832 * 480, rel=0.06)  # about the model's own pixel count
-    assert 0 <= x1 and x2 <= 2000 and 0 <= y1 and y2 <= 1500
+    assert x1 >= 0 and x2 <= 2000 and y1 >= 0 and y2 <= 1500
 
 
 def test_portrait_region_gives_a_portrait_generation_size() -> None:

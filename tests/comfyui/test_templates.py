@@ -130,15 +130,6 @@ EXPECTED: dict[str, dict[str, Any]] = {
 }
 
 #: Roles where ``detect_bindings`` legitimately differs from the sidecar, and why.
-DETECTION_EXCEPTIONS: dict[tuple[str, str], str] = {
-    # The official HunyuanVideo I2V graph samples with SamplerCustomAdvanced + BasicGuider (no
-    # negative): detection traces prompts from a sampler's ``positive`` input only.
-    ("hunyuan_i2v_v1", "prompt"): "BasicGuider has no positive input",
-    ("hunyuan_i2v_v2", "prompt"): "BasicGuider has no positive input",
-    # v1 drops the first 4 decoded frames with ImageFromBatch, whose ``length`` (4096, "all the
-    # rest") is not a frame count, though detection takes it for one.
-    ("hunyuan_i2v_v1", "frames"): "ImageFromBatch.length is not the frame count",
-}
 
 TWO_EXPERTS = ["wan22_i2v_a14b", "wan22_i2v_a14b_4step"]
 
@@ -233,18 +224,18 @@ def test_detection_finds_what_the_sidecar_says(name: str) -> None:
     for role in ROLES:
         sidecar = _keys(workflow.bindings.inputs.get(role, []))  # type: ignore[call-overload]
         found = _keys(detected.inputs.get(role, []))  # type: ignore[call-overload]
-        if (name, role) in DETECTION_EXCEPTIONS:
-            assert found != sidecar, f"exception no longer needed: {name} {role}"
-        else:
-            assert found == sidecar, role
+        assert found == sidecar, role
 
 
-def test_detection_exceptions_are_the_known_ones() -> None:
-    graph = load_workflow("hunyuan_i2v_v1").graph
-    detected = detect_bindings(graph)
-    assert "prompt" not in detected.inputs
-    assert _keys(detected.inputs["frames"]) == [("78", "length", None), ("86", "length", None)]
-    assert graph["86"]["class_type"] == "ImageFromBatch"
+def test_detection_through_basic_guider_and_past_frame_selection() -> None:
+    """HunyuanVideo's graph samples with BasicGuider (a ``conditioning`` input, no
+    ``positive``) and drops frames with ImageFromBatch, whose ``length`` selects frames."""
+    workflow = load_workflow("hunyuan_i2v_v1")
+    detected = detect_bindings(workflow.graph)
+    assert _keys(detected.inputs["prompt"]) == [("80", "prompt", None)]
+    assert _keys(detected.inputs["frames"]) == [("78", "length", None)]
+    assert workflow.graph["86"]["class_type"] == "ImageFromBatch"
+    assert workflow.bindings.frames_dropped == 4
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -407,3 +398,18 @@ def test_every_missing_model_file_is_reported_with_its_folder(name: str) -> None
     hints = {(p.field, str(p.value)): p.hint or "" for p in problems}
     for model, file in workflow.model_files():
         assert f"models/{model.folder}/" in hints[(model.input, file)]
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_integer_values_sit_on_the_server_step(name: str) -> None:
+    """Sizes and lengths on the widgets' step (width 16, latent length 4, Mochi length 6):
+    ComfyUI does not enforce it at submission, but the models need it."""
+    nodes, graph = _nodes(), load_workflow(name).graph
+    for node_id, node in graph.items():
+        for input_name, value in node["inputs"].items():
+            spec = _spec(nodes, node["class_type"], input_name)
+            assert spec is not None
+            if spec[0] != "INT" or isinstance(value, list) or len(spec) < 2:
+                continue
+            step, low = spec[1].get("step", 1), spec[1].get("min", 0)
+            assert (value - low) % step == 0, f"{name}: node {node_id}.{input_name}={value}"

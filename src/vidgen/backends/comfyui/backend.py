@@ -167,17 +167,22 @@ class ComfyUIBackend(Backend):
                                (request.width, request.height),
                                RuleLimits.from_config(self.config), item=request.shot_id)
         notes: list[str] = []
-        frames_wanted = request.num_frames
+        dropped = bindings.frames_dropped
+        frames_wanted = request.num_frames + dropped
         frames_binding = next(iter(bindings.inputs.get("frames", [])), None)
         if frames_binding:
             cls = workflow.graph[frames_binding.node]["class_type"]
             frames_wanted = frames_to_request(
-                request.num_frames, _input_spec(self.object_info, cls, frames_binding.input))
+                frames_wanted, _input_spec(self.object_info, cls, frames_binding.input))
         if frames_wanted != request.num_frames:
-            notes.append(f"the model makes {frames_wanted} frames (its frame-count rule); "
-                         f"the first {request.num_frames} are kept")
+            notes.append(f"the model makes {frames_wanted} frames (its frame-count rule"
+                         + (f", {dropped} dropped by the workflow" if dropped else "")
+                         + f"); the first {request.num_frames} are kept")
         prompt, negative = camera_prompt(request.prompt, request.negative_prompt, request.motion,
                                          framing.mode, bindings.family)
+        if "prompt" not in bindings.inputs:
+            prompt = ""
+            notes.append("the workflow has no prompt input")
         if negative and "negative_prompt" not in bindings.inputs:
             notes.append("the workflow has no negative prompt input: it was not used")
         if bindings.conditioning == "text":

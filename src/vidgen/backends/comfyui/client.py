@@ -280,6 +280,10 @@ class ComfyClient:
                 return
             response = self.request("POST", "/prompt", json=body)
         if response.status_code == 200:
+            reply = response.json()
+            if reply.get("node_errors"):  # ComfyUI runs only the valid outputs: not ours
+                self.cancel(prompt_id)
+                raise describe_rejection(reply, graph)
             return
         try:
             reply = response.json()

@@ -59,8 +59,9 @@ LOADER_FOLDERS: dict[str, dict[str, str]] = {
 #: Nodes that write the result, in order of preference when detecting.
 OUTPUT_NODES = ("SaveVideo", "SaveWEBM", "SaveAnimatedWEBP", "SaveAnimatedPNG",
                 "VHS_VideoCombine", "SaveImage")
-_SAMPLERS = ("KSampler", "KSamplerAdvanced", "SamplerCustom", "CFGGuider", "BasicScheduler",
-             "RandomNoise", "FluxGuidance")
+_SAMPLERS = ("KSampler", "KSamplerAdvanced", "SamplerCustom", "CFGGuider", "BasicGuider",
+             "BasicScheduler", "RandomNoise", "FluxGuidance")
+_NOT_LENGTHS = ("ImageFromBatch", "LatentFromBatch")  # their length selects, not generates
 _TEXT_INPUTS = ("text", "prompt")
 _FPS_INPUTS = {"CreateVideo": "fps", "SaveWEBM": "fps", "SaveAnimatedWEBP": "fps",
                "SaveAnimatedPNG": "fps", "VHS_VideoCombine": "frame_rate"}
@@ -94,6 +95,8 @@ class Bindings(Document):
     conditioning: Literal["image", "text"] = Field(
         "image", description="text: a text-to-video model that never sees the keyframe")
     inputs: dict[Role, list[Binding]] = Field(default_factory=dict)
+    frames_dropped: int = Field(0, ge=0, description="frames the workflow drops after decoding "
+                                "(HunyuanVideo I2V v1 drops its first 4)")
     models: list[ModelFile] = Field(default_factory=list)
     output: str = Field(description="the node that saves the frames or the video")
 
@@ -125,7 +128,7 @@ class Workflow:
             for binding in self.bindings.inputs.get(role, []):  # type: ignore[call-overload]
                 scaled = value * binding.scale if binding.scale else value
                 if isinstance(value, int) and not isinstance(value, bool):
-                    scaled = round(scaled)
+                    scaled = int(scaled + 0.5)
                 graph[binding.node]["inputs"][binding.input] = scaled
         return graph
 
@@ -267,7 +270,9 @@ def detect_bindings(graph: Graph, name: str = "workflow") -> Bindings:
     if image:
         bind("image", image, "image")
     for side, role in (("positive", "prompt"), ("negative", "negative_prompt")):
-        found = {_trace_text(graph, graph[n]["inputs"].get(side), side, set())
+        found = {_trace_text(graph, graph[n]["inputs"].get(
+                     "conditioning" if graph[n]["class_type"] == "BasicGuider" and side ==
+                     "positive" else side), side, set())
                  for n in graph if graph[n]["class_type"] in _SAMPLERS}
         encoder = _pick(graph, role, sorted(t for t in found if t), name)
         if encoder:
@@ -292,7 +297,7 @@ def detect_bindings(graph: Graph, name: str = "workflow") -> Bindings:
             bind("width", node_id, "width")
             bind("height", node_id, "height")
         for frames in ("length", "num_frames", "video_frames"):
-            if _literal(graph, node_id, frames, int):
+            if _literal(graph, node_id, frames, int) and cls not in _NOT_LENGTHS:
                 bind("frames", node_id, frames)
         if cls == "RepeatImageBatch" and _literal(graph, node_id, "amount", int):
             bind("frames", node_id, "amount")
@@ -328,6 +333,10 @@ def check_against(workflow: Workflow, object_info: dict[str, Any]) -> list[Backe
         specs = {**schema["input"].get("required", {}), **schema["input"].get("optional", {})}
         for input_name, value in node["inputs"].items():
             spec = specs.get(input_name)
+            if spec is None and input_name != "upload":  # LoadImage's widget, not an input
+                problems.append(BackendError("the server's node has no such input",
+                                             item=f"node {node_id} ({cls})", field=input_name,
+                                             hint="a different version of the node pack?"))
             if spec is None or isinstance(value, list):
                 continue
             problem = _check_value(node_id, cls, input_name, value, spec)
