@@ -1159,6 +1159,7 @@ class FakeComfy:
         await add_message("execution_cached", {"nodes": cached, "prompt_id": prompt_id})
         order = _execution_order(prompt, item.outputs, set(cached), self.object_info)
         work, reports = _work_node(prompt, [n for n in order if n not in cached])
+        steps = item.job.steps if reports else 0
         progress = _Progress(prompt_id)
         outputs: dict[str, Any] = {}
         meta: dict[str, Any] = {}
@@ -1166,7 +1167,6 @@ class FakeComfy:
         success = False
         try:
             for node_id in order:
-                steps = item.job.steps if reports else 0
                 ui = await self._run_node(item, node_id, node_id in cached, signatures[node_id],
                                           steps if node_id == work else None, progress)
                 if ui:

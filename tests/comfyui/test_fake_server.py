@@ -470,3 +470,34 @@ def test_upload_naming_size_limit_and_view_guards(tmp_path: Path) -> None:
         assert http.get("/view", params={**view, "filename": "nope.png"}).status_code == 404
         assert http.get("/api/view", params=view).status_code == 200
         assert ("GET", "/api/view") in server.requests
+
+
+def test_valid_outputs_run_while_invalid_ones_are_reported(client: httpx.Client) -> None:
+    graph = image_graph(frames=2)
+    graph["6"] = {"class_type": "ImageScale", "inputs": {
+        "image": ["1", 0], "upscale_method": "super-resolution", "width": 64, "height": 48,
+        "crop": "disabled"}}
+    graph["7"] = {"class_type": "SaveImage", "inputs": {"images": ["6", 0],
+                                                        "filename_prefix": "vidgen/bad"}}
+    response = client.post("/prompt", json={"prompt": graph})
+    assert response.status_code == 200
+    errors = response.json()["node_errors"]
+    assert list(errors) == ["6"] and errors["6"]["dependent_outputs"] == ["7"]
+    prompt_id = response.json()["prompt_id"]
+    entry = history(client, prompt_id)
+    assert entry["prompt"][4] == ["5"] and list(entry["outputs"]) == ["5"]
+
+
+def test_history_listing_and_deletion(fake: FakeComfy, client: httpx.Client) -> None:
+    first = submit(client, image_graph(prefix="vidgen/a", frames=1))
+    history(client, first)
+    second = submit(client, image_graph(prefix="vidgen/b", frames=1))
+    history(client, second)
+    assert list(client.get("/history").json()) == [first, second]
+    assert list(client.get("/history", params={"max_items": 1}).json()) == [second]
+    client.post("/history", json={"delete": [first]})
+    assert list(client.get("/history").json()) == [second]
+    client.post("/history", json={"clear": True})
+    assert client.get("/history").json() == {}
+    assert fake.deleted_from_history == [first]
+    assert fake.submitted[second] == image_graph(prefix="vidgen/b", frames=1)

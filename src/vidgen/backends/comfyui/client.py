@@ -30,6 +30,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -156,11 +157,11 @@ class ComfyClient:
         self.poll_sec, self.vram_sample_sec = poll_sec, vram_sample_sec
         self._http = httpx.Client(base_url=self.url, timeout=http_timeout)
         self._ws: ClientConnection | None = None
+        self._sockets = ExitStack()  # every socket opened, closed with the client
 
     def close(self) -> None:
-        if self._ws is not None:
-            self._ws.close()
-            self._ws = None
+        self._ws = None
+        self._sockets.close()
         self._http.close()
 
     # --- HTTP ----------------------------------------------------------------------------
@@ -326,8 +327,8 @@ class ComfyClient:
             return True
         ws_url = "ws" + self.url.removeprefix("http") + f"/ws?clientId={self.client_id}"
         try:
-            self._ws = connect(ws_url, open_timeout=10, max_size=None, ping_interval=20,
-                               ping_timeout=60)
+            self._ws = self._sockets.enter_context(connect(
+                ws_url, open_timeout=10, max_size=None, ping_interval=20, ping_timeout=60))
             return True
         except (OSError, InvalidHandshake, InvalidURI, TimeoutError) as exc:
             log.warning("ComfyUI websocket unavailable (%s); following by polling", exc)
