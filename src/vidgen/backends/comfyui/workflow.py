@@ -312,7 +312,10 @@ def detect_bindings(graph: Graph, name: str = "workflow") -> Bindings:
     if output is None:
         raise ConfigError("no node that saves the result", item=name, field="output",
                           limit=", ".join(OUTPUT_NODES))
-    return Bindings(description=f"detected from {name}",
+    classes = " ".join(by_class)
+    family = next((f for f, marker in (("wan", "Wan"), ("hunyuan", "Hunyuan"), ("mochi", "Mochi"))
+                   if marker in classes), "generic")
+    return Bindings(description=f"detected from {name}", family=family,
                     conditioning="image" if image else "text",
                     inputs=inputs, models=models, output=output)
 
