@@ -306,6 +306,9 @@ def _validate_shot(batch_dir: Path, shot: Shot, limits: RuleLimits,
         path = existing(ref.path)
         if path is not None and sha256_file(path) != ref.sha256:
             add("hash", "companion changed since the batch was created", ref.path, "warning")
+    template = shot.generation_params.template
+    if template is not None and "/" in template:  # a workflow file that travels with the batch
+        existing(template)
 
     motion = shot.motion
     motion_file = existing(shot.motion_path)

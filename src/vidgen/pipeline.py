@@ -147,7 +147,7 @@ def interpolate(frames: Iterable[Frame], src_fps: float, dst_fps: float,
     if src_fps == dst_fps:
         yield from frames
         return
-    interpolator = create_interpolator(config["interpolate.method"])
+    interpolator = create_interpolator(config["interpolate.method"], config)
     yield from interpolator.retime(list(frames), src_fps, dst_fps)
 
 

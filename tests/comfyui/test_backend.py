@@ -219,3 +219,53 @@ def test_frame_counts_follow_the_nodes_rule() -> None:
     assert frames_to_request(24, {"min": 7, "step": 6}) == 25
     assert frames_to_request(3, {"min": 7, "step": 6}) == 7
     assert frames_to_request(10, {}) == 10
+
+
+def test_comfy_check_names_missing_models_and_their_folders(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from vidgen.cli import app
+
+    with FakeComfy(tmp_path / "comfy", models=model_files("core_video", TEMPLATE)) as server:
+        runner = CliRunner()
+        ready = runner.invoke(app, ["comfy", "check", "--url", server.url, "--model", TEMPLATE])
+        assert ready.exit_code == 0, ready.output
+        assert f"{TEMPLATE}: ready" in ready.output and "RTX 4090" in ready.output
+        missing = runner.invoke(app, ["comfy", "check", "--url", server.url, "--model",
+                                      "hunyuan_i2v_v2", "--json"])
+        report = json.loads(missing.output)
+        everything = runner.invoke(app, ["comfy", "check", "--url", server.url])
+    assert missing.exit_code == 1 and not report["ready"]
+    problems = report["templates"][0]["problems"]
+    by_value = {p["value"]: p["hint"] for p in problems}
+    assert "models/diffusion_models/" in by_value[
+        "hunyuan_video_v2_replace_image_to_video_720p_bf16.safetensors"]
+    assert "models/clip_vision/" in by_value["llava_llama3_vision.safetensors"]
+    assert "models/text_encoders/" in by_value["clip_l.safetensors"]
+    assert everything.exit_code == 0  # a survey: only --model makes a missing file an error
+    assert "core_video: ready" in everything.output and "mochi_t2v (text-to-video)" in \
+        everything.output
+
+
+def test_comfy_check_reports_an_unreachable_server(tmp_path: Path, fake: FakeComfy) -> None:
+    from typer.testing import CliRunner
+
+    from vidgen.cli import app
+
+    fake.down()
+    result = CliRunner().invoke(app, ["comfy", "check", "--url", fake.url],
+                                env={"VIDGEN_COMFYUI_RETRIES": "2",
+                                     "VIDGEN_COMFYUI_RETRY_BACKOFF_SEC": "0.01"})
+    assert result.exit_code == 1 and "no answer from the ComfyUI server" in result.output
+
+
+def test_batch_validate_finds_a_missing_workflow_file(tmp_path: Path, fake: FakeComfy) -> None:
+    from vidgen.manifest import validate_batch
+    from vidgen.rules import RuleLimits
+
+    config = settings(tmp_path, fake)
+    batch = make_batch(tmp_path, config, count=1)
+    assert not validate_batch(batch, limits=RuleLimits(), update=False).errors
+    (batch / "workflows" / f"small_{TEMPLATE}.json").unlink()
+    errors = validate_batch(batch, limits=RuleLimits(), update=False).errors
+    assert [(f.rule, f.value) for f in errors] == [("file", f"workflows/small_{TEMPLATE}.json")]

@@ -6,22 +6,25 @@ it lies between and where (the timestep ``t`` in [0, 1)); an
 and last output frames are exactly the first and last source frames, and a
 clip of ``n`` frames at ``src_fps`` (``n / src_fps`` seconds) becomes
 ``round(n * dst_fps / src_fps)`` frames: the same duration at the new rate.
-The built-in ``blend`` interpolator cross-fades; optical-flow and RIFE
-interpolators plug in here under their own names.
+The built-in ``blend`` interpolator cross-fades; ``flow`` (OpenCV optical
+flow, CPU) and ``rife`` (a RIFE network, torch) register under their own
+names and are imported only when asked for.
 """
 
 from __future__ import annotations
 
+import importlib
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
-from typing import ClassVar
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
 
 from vidgen.errors import ConfigError
 
-__all__ = ["BlendInterpolator", "Interpolator", "create_interpolator", "retime_plan"]
+__all__ = ["BlendInterpolator", "Interpolator", "create_interpolator", "register_interpolator",
+           "retime_plan"]
 
 Frame = NDArray[np.uint8]
 
@@ -49,9 +52,12 @@ def retime_plan(n_src: int, src_fps: float, dst_fps: float) -> list[tuple[int, f
 
 
 class Interpolator(ABC):
-    """Makes in-between frames."""
+    """Makes in-between frames; created with the effective settings (``interpolate.*``)."""
 
     name: ClassVar[str]
+
+    def __init__(self, config: Mapping[str, Any] | None = None) -> None:
+        self.config = config if config is not None else {}
 
     @abstractmethod
     def between(self, a: Frame, b: Frame, t: float) -> Frame:
@@ -74,10 +80,30 @@ class BlendInterpolator(Interpolator):
 
 
 _REGISTRY: dict[str, type[Interpolator]] = {"blend": BlendInterpolator}
+#: Interpolators that register when their module is imported: name -> module.
+_KNOWN = {"flow": "vidgen.interpolate.flow", "rife": "vidgen.interpolate.rife"}
 
 
-def create_interpolator(name: str) -> Interpolator:
+def register_interpolator(cls: type[Interpolator]) -> type[Interpolator]:
+    """Class decorator: make an interpolator available under ``cls.name``."""
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def create_interpolator(name: str, config: Mapping[str, Any] | None = None) -> Interpolator:
+    """An interpolator by name (``interpolate.method``), its module imported on first use.
+
+    Raises:
+        ConfigError: unknown name, or its optional dependency is not installed.
+    """
+    if name not in _REGISTRY and name in _KNOWN:
+        try:
+            importlib.import_module(_KNOWN[name])
+        except ImportError as exc:
+            raise ConfigError(f"cannot load interpolator: {exc}", field="interpolate.method",
+                              value=name, hint="install the extra it needs: "
+                                               "pip install 'vidgen[torch]'") from exc
     if name not in _REGISTRY:
         raise ConfigError("unknown interpolator", field="interpolate.method", value=name,
-                          limit=", ".join(sorted(_REGISTRY)))
-    return _REGISTRY[name]()
+                          limit=", ".join(sorted(set(_REGISTRY) | set(_KNOWN))))
+    return _REGISTRY[name](config)
