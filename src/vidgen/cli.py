@@ -491,6 +491,32 @@ def qc(
 # --- schema and config ------------------------------------------------------------------
 
 
+@app.command("interpolate")
+@_handles_errors
+def interpolate(
+    ctx: typer.Context,
+    video: Annotated[Path, typer.Argument(help="The video to retime.")],
+    fps: Annotated[float, typer.Option("--fps", help="The new frame rate.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The video to write.")],
+    method: Annotated[str | None, typer.Option(
+        help="flow, rife or blend (default: interpolate.method).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Retime any video to another frame rate with the project's interpolators (same
+    duration), re-encoded with the project's encoder settings."""
+    from vidgen.interpolate.video import retime_video
+
+    config = _config(ctx, {"interpolate.method": method} if method else None)
+    report = retime_video(video, output, fps, config)
+    if as_json:
+        out.print_json(json.dumps(report.to_dict()))
+        return
+    out.print(f"{report.output}: {report.source_frames} frames at {report.source_fps:g} fps -> "
+              f"{report.frames} at {report.fps:g} fps ({report.method}, interpolation "
+              f"{report.interpolate_sec:.1f} s, total {report.total_sec:.1f} s, "
+              f"{report.encoder})", highlight=False)
+
+
 @comfy_app.command("check")
 @_handles_errors
 def comfy_check(
