@@ -11,8 +11,10 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# torch first, and the CPU build: the `torch` extra then finds it and pulls no CUDA wheels.
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev,torch]'
 	touch $(STAMP)
 
 # The main job on the bundled sample keyframes with the built-in camera backend.
@@ -43,6 +45,9 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/camera_render.py
 	$(BIN)/python benchmarks/encode.py
 	$(BIN)/python benchmarks/overhead.py
+	$(BIN)/python benchmarks/qc.py
+	$(BIN)/python benchmarks/interpolate.py
+	$(BIN)/python benchmarks/comfyui_client.py
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache

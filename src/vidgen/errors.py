@@ -15,6 +15,7 @@ limit it broke and, where we know it, how to fix it::
      +-- ProtectedPathError     a write aimed at a protected source folder
      +-- BackendError           a model backend failed on one shot (the rest goes on)
      |    +-- BackendUnavailable  a backend's optional dependency or server is missing
+     |    +-- OutOfMemory         the GPU ran out of memory on one shot
      +-- EncodeError            encoding failed, or the output did not decode as promised
      +-- LedgerError            the job ledger cannot be opened or is inconsistent
 
@@ -37,6 +38,7 @@ __all__ = [
     "LedgerError",
     "ManifestError",
     "MotionError",
+    "OutOfMemory",
     "ProtectedPathError",
     "VidgenError",
 ]
@@ -140,6 +142,10 @@ class BackendError(VidgenError):
 
 class BackendUnavailable(BackendError):
     """A backend cannot be used here: an optional dependency, a server or weights are missing."""
+
+
+class OutOfMemory(BackendError):
+    """The GPU ran out of memory on this shot; memory was freed and the batch goes on."""
 
 
 class EncodeError(VidgenError):

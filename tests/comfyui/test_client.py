@@ -11,12 +11,11 @@ import pytest
 from vidgen.backends.comfyui.client import (
     BackendTimeout,
     ComfyClient,
-    OutOfMemory,
     PromptVanished,
     ServerUnreachable,
     WorkflowRejected,
 )
-from vidgen.errors import BackendError
+from vidgen.errors import BackendError, OutOfMemory
 
 from .fake_server import FakeComfy, Job
 

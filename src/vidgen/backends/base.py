@@ -131,7 +131,8 @@ class Backend(ABC):
 
 _REGISTRY: dict[str, type[Backend]] = {}
 #: Backends that register when their module is imported: name -> module.
-_KNOWN = {"camera": "vidgen.backends.camera", "comfyui": "vidgen.backends.comfyui"}
+_KNOWN = {"camera": "vidgen.backends.camera", "comfyui": "vidgen.backends.comfyui",
+          "diffusers": "vidgen.backends.diffusers"}
 
 
 def register_backend(cls: type[Backend]) -> type[Backend]:

@@ -40,13 +40,12 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from websockets.sync.client import ClientConnection, connect
 
 from vidgen.backends.comfyui.workflow import LOADER_FOLDERS
-from vidgen.errors import BackendError, BackendUnavailable
+from vidgen.errors import BackendError, BackendUnavailable, OutOfMemory
 
 __all__ = [
     "BackendTimeout",
     "ComfyClient",
     "Execution",
-    "OutOfMemory",
     "PromptVanished",
     "ServerUnreachable",
     "WorkflowRejected",
@@ -63,10 +62,6 @@ class ServerUnreachable(BackendUnavailable):
 
 class WorkflowRejected(BackendError):
     """The server refused the workflow (400): unknown nodes, missing models, bad values."""
-
-
-class OutOfMemory(BackendError):
-    """The GPU ran out of memory on this shot; ComfyUI unloaded its models."""
 
 
 class BackendTimeout(BackendError):
