@@ -20,11 +20,15 @@ def test_output_count_keeps_the_duration(n_src: int, src: int, dst: int, n_dst: 
 
 
 def test_timesteps_follow_the_ratio() -> None:
-    # 16 -> 24 fps over 4 source frames: 6 outputs at source positions 0, 0.6, 1.2, 1.8, 2.4, 3.
+    # 16 -> 24 fps over 4 source frames: 6 outputs at the instants k / 24 s, i.e. source
+    # positions k * 2/3; source frames 0 and 2 fall on output instants and are kept as they are.
     plan = retime_plan(4, 16, 24)
     positions = [index + t for index, t in plan]
-    assert positions == pytest.approx([0, 0.6, 1.2, 1.8, 2.4, 3.0])
+    assert positions == pytest.approx([0, 2 / 3, 4 / 3, 2.0, 8 / 3, 3.0])
     assert all(0 <= t < 1 for _, t in plan)
+    # 2x keeps every source frame; the instant past the last frame holds it.
+    assert retime_plan(4, 16, 32) == [(0, 0.0), (0, 0.5), (1, 0.0), (1, 0.5), (2, 0.0),
+                                      (2, 0.5), (3, 0.0), (3, 0.0)]
     assert retime_plan(1, 16, 24) == [(0, 0.0)]
     with pytest.raises(ValueError):
         retime_plan(0, 16, 24)
@@ -33,6 +37,6 @@ def test_timesteps_follow_the_ratio() -> None:
 def test_blend_retime_makes_exact_and_mixed_frames() -> None:
     frames = [np.full((4, 4, 3), v, np.uint8) for v in (0, 100, 200, 250)]
     out = list(create_interpolator("blend").retime(frames, 16, 24))
-    assert [int(f[0, 0, 0]) for f in out] == [0, 60, 120, 180, 220, 250]
+    assert [int(f[0, 0, 0]) for f in out] == [0, 67, 133, 200, 233, 250]
     with pytest.raises(ConfigError, match="unknown interpolator"):
         create_interpolator("magic")

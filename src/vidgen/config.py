@@ -174,7 +174,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("comfyui.vram_sample_sec", 1.0,
             "Interval of the /system_stats samples that give a job's peak VRAM (0: off).",
             minimum=0.0),
-    Setting("interpolate.method", "blend",
+    Setting("interpolate.method", "flow",
             "How frames are retimed when the model's rate differs from the output rate.",
             choices=("flow", "rife", "blend")),
     Setting("interpolate.flow_preset", "fast",

@@ -2,10 +2,12 @@
 
 :func:`retime_plan` decides, for every output frame, which two source frames
 it lies between and where (the timestep ``t`` in [0, 1)); an
-:class:`Interpolator` then makes each output frame from its pair. The first
-and last output frames are exactly the first and last source frames, and a
-clip of ``n`` frames at ``src_fps`` (``n / src_fps`` seconds) becomes
-``round(n * dst_fps / src_fps)`` frames: the same duration at the new rate.
+:class:`Interpolator` then makes each output frame from its pair. A clip of
+``n`` frames at ``src_fps`` (``n / src_fps`` seconds) becomes
+``round(n * dst_fps / src_fps)`` frames, the same duration at the new rate;
+output frame ``k`` shows the instant ``k / dst_fps``, so source frames that
+fall on an output instant are kept as they are, and the first and last output
+frames are exactly the first and last source frames.
 The built-in ``blend`` interpolator cross-fades; ``flow`` (OpenCV optical
 flow, CPU) and ``rife`` (a RIFE network, torch) register under their own
 names and are imported only when asked for.
@@ -32,8 +34,11 @@ Frame = NDArray[np.uint8]
 def retime_plan(n_src: int, src_fps: float, dst_fps: float) -> list[tuple[int, float]]:
     """For each output frame: (index of the earlier source frame, timestep towards the next).
 
-    ``round(n_src * dst_fps / src_fps)`` output frames, spread evenly from the first
-    source frame to the last.
+    ``round(n_src * dst_fps / src_fps)`` output frames; output frame ``k`` shows the
+    instant ``k / dst_fps``, i.e. source position ``k * src_fps / dst_fps``, so whole-number
+    ratios keep every source frame as it is (2x: every other output frame). Positions
+    past the last source frame hold it; the first and last output frames are exactly
+    the first and last source frames.
     """
     if n_src < 1 or src_fps <= 0 or dst_fps <= 0:
         raise ValueError(f"bad retime: {n_src} frames, {src_fps} -> {dst_fps} fps")
@@ -42,11 +47,11 @@ def retime_plan(n_src: int, src_fps: float, dst_fps: float) -> list[tuple[int, f
     n_dst = max(2, round(n_src * dst_fps / src_fps))
     plan = []
     for k in range(n_dst):
-        position = k * (n_src - 1) / (n_dst - 1)
-        index = min(int(np.floor(position)), n_src - 2)
+        position = min(k * src_fps / dst_fps, n_src - 1.0) if k < n_dst - 1 else n_src - 1.0
+        index = min(int(np.floor(position + 1e-9)), n_src - 1)
         t = position - index
-        if t >= 1.0 - 1e-9:  # lands on the next source frame exactly
-            index, t = index + 1, 0.0
+        if t < 1e-9:
+            t = 0.0
         plan.append((index, round(t, 12)))
     return plan
 
