@@ -196,6 +196,9 @@ SETTINGS: tuple[Setting, ...] = (
             "(<model_dir>/<template>); nothing is downloaded."),
     Setting("diffusers.lora", "",
             "diffusers: a distilled LoRA file (e.g. a 4-step one) loaded into the pipeline."),
+    Setting("diffusers.lora_2", "",
+            "diffusers: the second expert's LoRA file (Wan 2.2 A14B low noise); empty: the "
+            "same file as diffusers.lora."),
     Setting("diffusers.lora_scale", 1.0, "diffusers: the LoRA's weight.", minimum=0.0,
             maximum=4.0),
     Setting("diffusers.device", "auto", "diffusers: torch device (auto: cuda when available)."),

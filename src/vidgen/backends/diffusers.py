@@ -382,19 +382,25 @@ class DiffusersBackend(Backend):
         return applied
 
     def _apply_lora(self, variant: Variant, pipe: Any) -> str:
-        """Load ``diffusers.lora``, fuse it at ``diffusers.lora_scale`` and drop the adapter.
+        """Load ``diffusers.lora`` (and, for a second expert, ``diffusers.lora_2`` or the same
+        file), fuse at ``diffusers.lora_scale`` and drop the adapters.
 
         Raises:
-            BackendUnavailable: the file is missing, peft is not installed, or it does not fit.
+            BackendUnavailable: a file is missing, peft is not installed, or it does not fit.
         """
-        path = Path(self.config["diffusers.lora"]).expanduser()
+        first = Path(self.config["diffusers.lora"]).expanduser()
+        second = Path(self.config["diffusers.lora_2"] or first).expanduser()
         scale = self.config["diffusers.lora_scale"]
-        if not path.is_file():
-            raise BackendUnavailable("the LoRA file does not exist", item=path,
-                                     field="diffusers.lora")
-        targets = [{}, {"load_into_transformer_2": True}] if variant.two_experts else [{}]
+        targets: list[tuple[Path, dict[str, Any]]] = [(first, {})]
+        if variant.two_experts:
+            targets.append((second, {"load_into_transformer_2": True}))
+        for path, _ in targets:
+            if not path.is_file():
+                raise BackendUnavailable("the LoRA file does not exist", item=path,
+                                         field="diffusers.lora_2" if path == second != first
+                                         else "diffusers.lora")
         try:
-            for i, extra in enumerate(targets):
+            for i, (path, extra) in enumerate(targets):
                 pipe.load_lora_weights(str(path), adapter_name=f"vidgen{i}", **extra)
             # Wan's fuse_lora fuses only "transformer" unless told; unfused adapters would
             # vanish with unload_lora_weights.
@@ -404,13 +410,16 @@ class DiffusersBackend(Backend):
             pipe.unload_lora_weights()
         except Exception as exc:
             peft = "PEFT" in str(exc)
-            raise BackendUnavailable(f"the LoRA does not load: {_first_line(exc)}", item=path,
+            raise BackendUnavailable(f"the LoRA does not load: {_first_line(exc)}", item=first,
                                      field="diffusers.lora",
                                      hint="pip install peft" if peft else
                                      f"is it a LoRA for {variant.name}?") from exc
-        if variant.two_experts:
-            self._note("the one LoRA file went into both experts (high and low noise)")
-        return f"LoRA {path.name} fused at {scale:g}"
+        if variant.two_experts and second == first:
+            self._note("the one LoRA file went into both experts (high and low noise); "
+                       "set diffusers.lora_2 for a two-file LoRA")
+        names = first.name if second == first or not variant.two_experts else \
+            f"{first.name} + {second.name}"
+        return f"LoRA {names} fused at {scale:g}"
 
     # -- one shot ------------------------------------------------------------------------------
 
