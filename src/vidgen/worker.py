@@ -83,18 +83,25 @@ class _Heartbeat(threading.Thread):
         self.join()
 
 
-def work(batch_dir: Path, config: Config, *, worker: str | None = None) -> int:
+def work(batch_dir: Path, config: Config, *, worker: str | None = None,
+         backends: dict[str, Backend] | None = None) -> int:
     """One worker: claim and process shots until the queue is empty; returns shots finished.
+
+    ``backends`` (name -> loaded backend) lets a caller keep backends resident across
+    several batches (the shootout); the caller then closes them. By default they are
+    made here and closed at the end.
 
     Raises:
         KeyboardInterrupt: after giving the current shot back to the queue.
+        BackendUnavailable: after giving the shot back: no shot can run here.
     """
     batch_dir = Path(batch_dir)
     worker = worker or worker_id()
     manifest = load_manifest(batch_dir)
     shots = {shot.shot_id: shot for shot in manifest.keyframes}
     lease = config["worker.lease_sec"]
-    backends: dict[str, Backend] = {}
+    owned = backends is None
+    backends = {} if backends is None else backends
     finished = 0
     audit = AuditLog(config.audit_dir, "vidgen_run", batch_id=manifest.batch_id,
                      enabled=config["audit.enabled"])
@@ -104,7 +111,7 @@ def work(batch_dir: Path, config: Config, *, worker: str | None = None) -> int:
                 finished += _one_shot(batch_dir, config, manifest, shots, claim, ledger, audit,
                                       backends, lease)
         finally:
-            for backend in backends.values():
+            for backend in backends.values() if owned else ():
                 with suppress(Exception):
                     backend.close()
     return finished
