@@ -157,3 +157,13 @@ def test_schema_and_config_output() -> None:
     assert result.exit_code == 1 and "unknown format" in result.stderr
     result = runner.invoke(app, ["config", "--toml"], env={"VIDGEN_OUTPUT_WIDTH": "640"})
     assert result.exit_code == 0 and "width = 640" in result.stdout
+
+
+def test_plan_compares_topologies() -> None:
+    result = runner.invoke(app, ["plan", "--seconds", "15", "--interpolate-sec", "3", "--json"])
+    assert result.exit_code == 0, result.output
+    plans = json.loads(result.stdout)["plans"]
+    assert [p["input"]["topology"] for p in plans] == ["colocated", "split"]
+    assert plans[0]["videos_per_minute"] == pytest.approx(2 / 18 * 60)
+    result = runner.invoke(app, ["plan", "--seconds", "15", "--gpus", "1", "--topology", "split"])
+    assert result.exit_code == 1 and "gpus=1" in result.stderr

@@ -606,6 +606,89 @@ def show_config(
     out.print(table)
 
 
+# --- planning ---------------------------------------------------------------------------
+
+
+def _busy(utilisation: dict[str, float]) -> str:
+    gpus = [value for name, value in utilisation.items() if name != "cpu"]
+    if len(gpus) <= 4:
+        return ", ".join(f"{name} {value:.0%}" for name, value in utilisation.items())
+    low, high = f"{min(gpus):.0%}", f"{max(gpus):.0%}"
+    return f"gpus {low if low == high else f'{low}-{high}'}, cpu {utilisation['cpu']:.0%}"
+
+
+@app.command("plan")
+@_handles_errors
+def plan(
+    seconds: Annotated[float, typer.Option(
+        "--seconds", help="Warm seconds to generate one video on one GPU (the shootout's).")],
+    gpu: Annotated[str, typer.Option(help="The GPU's name, for the report.")] = "RTX 4090",
+    gpus: Annotated[int, typer.Option(help="GPUs rented.")] = 2,
+    hourly: Annotated[float, typer.Option(help="USD per GPU per hour.")] = 0.75,
+    interpolate_sec: Annotated[float, typer.Option(
+        help="Interpolation per video on a GPU, seconds.")] = 0.0,
+    encode_sec: Annotated[float, typer.Option(
+        help="Encoding and QC per video on one CPU process (2 of them), seconds.")] = 0.0,
+    topology: Annotated[str, typer.Option(
+        help="colocated, split or both (compared on the same GPUs).")] = "both",
+    target: Annotated[int, typer.Option(help="Videos wanted per day.")] = 1000,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the plans as JSON.")] = False,
+) -> None:
+    """Throughput, GPUs needed and cost per video from measured seconds per video: closed
+    form and a simulated batch, for one topology or both side by side."""
+    from dataclasses import replace
+
+    from vidgen.planner import PlanInput, compare_topologies, plan_capacity, simulate
+
+    if topology not in ("colocated", "split", "both"):
+        raise VidgenError("unknown topology", field="--topology", value=topology,
+                          limit="colocated, split or both")
+    inp = PlanInput(seconds_per_video=seconds, gpu=gpu, gpus=gpus, hourly_usd=hourly,
+                    interpolate_sec=interpolate_sec, encode_sec=encode_sec,
+                    target_per_day=target)
+    if gpus == 1 and topology != "split":  # split needs two GPUs: colocated alone
+        plans = [replace(plan_capacity(inp), simulated=simulate(inp))]
+        if topology == "both":
+            err.print("[yellow]note:[/] split needs 2 GPUs or more; planning colocated only",
+                      highlight=False)
+    else:
+        plans = [p for p in compare_topologies(inp) if topology in ("both", p.input.topology)]
+    if as_json:
+        out.print_json(json.dumps({"plans": [p.to_dict() for p in plans]}))
+        return
+    table = Table("", *(p.input.topology for p in plans),
+                  title=f"{gpus}x {escape(gpu)} at {seconds:g} s/video, target {target:,}/day")
+    rows: dict[str, list[str]] = {}
+    for p in plans:
+        sim = p.simulated
+        assert sim is not None  # both paths above simulate
+        made = min(float(target), p.videos_per_day)
+        for label, value in {
+            "videos/min": f"{p.videos_per_minute:.2f}",
+            "videos/day": f"{p.videos_per_day:,.0f}",
+            "meets target": "[green]yes[/]" if p.meets_target else "[red]no[/]",
+            "GPUs needed": str(p.gpus_needed or "none"),
+            "bottleneck": p.bottleneck,
+            "busy": _busy(p.utilisation),
+            "USD/video": f"{p.cost_per_video_usd:.5f} at {made:,.0f}/day",
+            "compute USD/day": f"{p.compute_usd_per_day:,.2f}",
+            "USD/month": f"{p.monthly_cost_usd:,.2f}",
+            "transfer TB/month": f"{p.transfer_tb_per_month:.2f}",
+            "storage TB": f"{p.storage_tb:.2f}",
+            "simulated videos/min": f"{sim.throughput_per_min:.2f}",
+            "simulated batch": f"{sim.videos} videos in {sim.makespan_sec / 60:.1f} min",
+            "simulated most waiting": ", ".join(f"{stage} {n}" for stage, n in
+                                                list(sim.max_queue.items())[1:]),
+        }.items():
+            rows.setdefault(label, []).append(value)
+    for label, values in rows.items():
+        table.add_row(label, *values)
+    out.print(table)
+    for p in plans:
+        for note in p.notes:
+            out.print(f"{p.input.topology}: {escape(note)}", highlight=False, soft_wrap=True)
+
+
 def main() -> None:
     """Console-script entry point."""
     app(prog_name="vidgen")
