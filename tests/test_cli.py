@@ -167,3 +167,25 @@ def test_plan_compares_topologies() -> None:
     assert plans[0]["videos_per_minute"] == pytest.approx(2 / 18 * 60)
     result = runner.invoke(app, ["plan", "--seconds", "15", "--gpus", "1", "--topology", "split"])
     assert result.exit_code == 1 and "gpus=1" in result.stderr
+
+
+def test_serve_chooses_the_token_and_runs_the_server(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import uvicorn
+
+    runs: list[dict[str, Any]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda studio, **options: runs.append(options))
+    local = runner.invoke(app, ["serve", str(tmp_path), "--no-browser", "--port", "9001"])
+    assert local.exit_code == 0, local.output
+    assert "http://127.0.0.1:9001/" in local.stdout and "token" not in local.stdout
+    lan = runner.invoke(app, ["serve", str(tmp_path), "--host", "0.0.0.0", "--no-browser"])
+    assert lan.exit_code == 0 and "http://127.0.0.1:8765/?token=" in lan.stdout
+    assert "generated" in lan.stdout
+    chosen = runner.invoke(app, ["serve", str(tmp_path), "--host", "0.0.0.0", "--token",
+                                 "mine", "--no-browser"])
+    assert "?token=mine" in chosen.stdout and "generated" not in chosen.stdout
+    assert [(r["host"], r["port"]) for r in runs] == [("127.0.0.1", 9001), ("0.0.0.0", 8765),
+                                                      ("0.0.0.0", 8765)]
+    assert all(r["access_log"] is False for r in runs)
+    missing = runner.invoke(app, ["serve", str(tmp_path / "nope"), "--no-browser"])
+    assert missing.exit_code == 1 and "not a folder" in missing.output

@@ -606,6 +606,78 @@ def show_config(
     out.print(table)
 
 
+# --- shootout ---------------------------------------------------------------------------
+
+
+@app.command("shootout")
+@_handles_errors
+def shootout(
+    ctx: typer.Context,
+    config_file: Annotated[Path, typer.Argument(help="The shootout's TOML file.")],
+    out_dir: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="Work folder (default: <config stem>-out beside the config).")
+    ] = None,
+    rerun: Annotated[list[str] | None, typer.Option(
+        "--rerun", help="Delete this contender's videos and make them again (repeatable).")
+    ] = None,
+    ratings: Annotated[Path | None, typer.Option(
+        "--ratings", help="The ratings sheet to read and update (default: OUT/ratings.csv).")
+    ] = None,
+    report_only: Annotated[bool, typer.Option(
+        "--report-only", help="Generate nothing: score and report the videos already made.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the scoreboard as JSON.")] = False,
+) -> None:
+    """Compare models on the same keyframes: run, measure, score, report; resumable."""
+    from vidgen.shootout import shootout as run_shootout
+    from vidgen.shootout.report import (
+        next_steps,
+        num,
+        reasons_text,
+        score_text,
+        scores_json,
+        status_text,
+    )
+
+    def progress(line: str) -> None:
+        err.print(escape(line), highlight=False, soft_wrap=True)
+
+    try:
+        result = run_shootout(config_file, out_dir=out_dir, rerun=rerun or [], ratings=ratings,
+                              report_only=report_only,
+                              settings_file=ctx.obj.get("config") if ctx.obj else None,
+                              on_event=progress)
+    except KeyboardInterrupt:
+        err.print("[yellow]interrupted[/]: run the same command again to resume")
+        raise typer.Exit(130) from None
+    if as_json:
+        out.print_json(json.dumps(scores_json(result.report)))
+        return
+    board, report = result.board, result.report
+    table = Table("rank", "contender", "status", "s/video", "worst SSIM", "VRAM GB", "score",
+                  caption=f"seconds per video on {report.config.gpu.reference}")
+    for entry in board.contenders:
+        m = entry.metrics
+        colour = "green" if entry is board.winner else {"ranked": "", "awaiting": "yellow",
+                                                        "eliminated": "red"}[entry.status]
+        status = status_text(board, entry)
+        table.add_row(str(entry.rank or "-"), escape(entry.label),
+                      f"[{colour}]{status}[/]" if colour else status, num(m.reference_sec),
+                      num(m.ssim_worst, 3), num(m.vram_gb, 1), score_text(entry))
+    out.print(table)
+    for entry in board.contenders:
+        if entry.eliminations:
+            out.print(f"[red]eliminated[/] {escape(entry.label)}: {escape(reasons_text(entry))}",
+                      highlight=False, soft_wrap=True)
+    for line in [*board.why, *(f"Next: {step}" for step in next_steps(report))]:
+        out.print(escape(line), highlight=False, soft_wrap=True)
+    if report.plan is not None:
+        out.print(escape(report.plan.plans[0].summary_lines()[0]), highlight=False,
+                  soft_wrap=True)
+    out.print(f"report: {result.html} (and {result.markdown.name}); ratings sheet: "
+              f"{result.ratings}", highlight=False, soft_wrap=True)
+
+
 # --- planning ---------------------------------------------------------------------------
 
 
@@ -687,6 +759,51 @@ def plan(
     for p in plans:
         for note in p.notes:
             out.print(f"{p.input.topology}: {escape(note)}", highlight=False, soft_wrap=True)
+
+
+# --- studio -----------------------------------------------------------------------------
+
+
+@app.command("serve")
+@_handles_errors
+def serve(
+    ctx: typer.Context,
+    folder: Annotated[Path, typer.Argument(help="A batch folder, or a folder of batches.")],
+    host: Annotated[str, typer.Option(
+        help="Address to listen on; 127.0.0.1 keeps the studio on this machine.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8765,
+    token: Annotated[str | None, typer.Option(
+        help="Access token every request must carry (default: none on a loopback address, "
+             "a generated one on any other).")] = None,
+    no_browser: Annotated[bool, typer.Option(
+        "--no-browser", help="Do not open the studio in the browser.")] = False,
+    hourly_usd: Annotated[float, typer.Option(
+        "--hourly-usd", min=0.0, help="What an hour of the worker machine costs (dashboard).")
+    ] = 0.0,
+) -> None:
+    """Open the studio in the browser: motion editor, review and dashboard for the batches."""
+    import threading
+    import webbrowser
+
+    import uvicorn
+
+    from vidgen.web import create_app, resolve_access
+
+    access = resolve_access(host, token)
+    studio = create_app(folder, token=access, hourly_usd=hourly_usd, config=_config(ctx))
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    shown = f"[{shown}]" if ":" in shown else shown
+    url = f"http://{shown}:{port}/" + (f"?token={access}" if access else "")
+    out.print(f"vidgen studio: {url}  (Ctrl-C to stop)", highlight=False, soft_wrap=True)
+    if access and not token:
+        out.print(f"[yellow]{escape(host)} is reachable from other machines: every request "
+                  f"needs the token {access} (generated; choose one with --token)[/]",
+                  highlight=False, soft_wrap=True)
+    if not no_browser:
+        threading.Timer(1.0, webbrowser.open, args=(url,)).start()
+    # No access log: page URLs may carry ?token=.
+    uvicorn.run(studio, host=host, port=port, log_level="warning", access_log=False)
 
 
 def main() -> None:

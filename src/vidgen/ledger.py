@@ -281,6 +281,29 @@ class Ledger:
                     (seed, now, row["shot_id"]))
         return [r["shot_id"] for r in rows]
 
+    def requeue(self, shot_id: str, note: str = "") -> int:
+        """A person asked to make one shot again: back in the queue with a new seed.
+
+        Any shot that is not queued or running qualifies (a done, flagged, failed,
+        accepted or rejected one); its review is dropped. Returns the seed of its next
+        attempt, derived like ``retry(new_seed=True)``.
+
+        Raises:
+            LedgerError: the shot is unknown, queued or running.
+        """
+        with self._write() as db:
+            row = db.execute("SELECT state, manifest_seed, attempts FROM shots WHERE"
+                             " shot_id = ?", (shot_id,)).fetchone()
+            if row is None or row["state"] in ("queued", "running"):
+                raise LedgerError("only a finished or failed shot can be made again",
+                                  item=shot_id, value=None if row is None else row["state"])
+            seed = _next_seed(row["manifest_seed"], row["attempts"])
+            db.execute(
+                "UPDATE shots SET state = 'queued', seed = ?, lost = 0, error_class = NULL,"
+                " error_message = NULL, note = ?, updated_at = ? WHERE shot_id = ?",
+                (seed, note, time.time(), shot_id))
+        return seed
+
     def review(self, shot_id: str, state: str, note: str = "") -> None:
         """A person's decision on a finished shot: ``accepted`` or ``rejected``."""
         if state not in ("accepted", "rejected"):
