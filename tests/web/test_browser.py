@@ -594,7 +594,8 @@ def render_docs_screenshots(base: Path, browser: Any, monkeypatch: pytest.Monkey
         page.wait_for_function(
             "() => Number(document.querySelector('#legend [data-state=done] b').textContent) >= 4"
             " && document.querySelectorAll('#running tbody tr').length > 0"
-            " && !document.querySelector('#running tbody').textContent.includes('claimed')", timeout=240_000)
+            " && !document.querySelector('#running tbody').textContent.includes('claimed')",
+            timeout=240_000)
         page.wait_for_timeout(300)
         page.screenshot(path=shots / "dashboard.png")
         _small_png(shots / "dashboard.png", out / "studio-dashboard.png", dither=False)
