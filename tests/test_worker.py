@@ -301,7 +301,10 @@ def test_ctrl_c_and_sigterm_exit_130_and_the_batch_resumes(tmp_path: Path, stop:
     batch = _batch(tmp_path, load_config(file, env={}), count=8)
     process = _run_cli(batch, file)
     deadline = time.time() + 60
-    while not (batch / "results" / "shot0.mp4").exists() and time.time() < deadline:
+    while time.time() < deadline:  # the ledger, not the file: the video lands before `done`
+        with Ledger(batch) as ledger:
+            if ledger.counts().get("done", 0) >= 1:
+                break
         time.sleep(0.05)
     process.send_signal(stop)
     assert process.wait(timeout=60) == 130
