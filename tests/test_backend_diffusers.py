@@ -22,7 +22,8 @@ import pytest
 
 from vidgen.backends import diffusers as backend_module
 from vidgen.backends.base import GenerationRequest, create_backend
-from vidgen.backends.diffusers import VARIANTS, DiffusersBackend, frames_for
+from vidgen.backends.diffusers import VARIANTS, DiffusersBackend
+from vidgen.backends.framing import frames_for
 from vidgen.batch import create_batch
 from vidgen.config import Config, load_config
 from vidgen.errors import BackendError, BackendUnavailable, ConfigError, OutOfMemory

@@ -27,7 +27,7 @@ from typing import Any
 
 from vidgen.errors import ConfigError
 
-__all__ = ["SETTINGS", "Config", "Setting", "load_config"]
+__all__ = ["SETTINGS", "Config", "Setting", "flatten", "load_config"]
 
 
 @dataclass(frozen=True)
@@ -355,11 +355,13 @@ def _suggest(name: str) -> str | None:
     return f"did you mean {close[0]!r}?" if close else "see `vidgen config` for every setting"
 
 
-def _flatten(table: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+def flatten(table: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """``(dotted setting name, value)`` of a TOML table (``[comfyui] url`` -> ``comfyui.url``);
+    a table that is itself a setting's value (a list setting's) stays whole."""
     for key, value in table.items():
         name = f"{prefix}{key}"
         if isinstance(value, dict) and name not in _BY_NAME:
-            yield from _flatten(value, name + ".")
+            yield from flatten(value, name + ".")
         else:
             yield name, value
 
@@ -390,7 +392,7 @@ def load_config(
             raise ConfigError("config file not found", item=file) from exc
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             raise ConfigError(f"cannot read config file: {exc}", item=file) from exc
-        for name, raw in _flatten(table):
+        for name, raw in flatten(table):
             if name not in _BY_NAME:
                 raise ConfigError("unknown setting", item=file, field=name, hint=_suggest(name))
             values[name] = _BY_NAME[name].coerce(raw, str(file))

@@ -43,7 +43,7 @@ from vidgen.ledger import Claim, Ledger, worker_id
 from vidgen.manifest import Manifest, Shot, load_manifest
 from vidgen.pipeline import RESULTS_DIR, process_shot
 
-__all__ = ["RunSummary", "run_batch", "work"]
+__all__ = ["RunSummary", "interrupt", "run_batch", "signals", "work"]
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +141,7 @@ def _one_shot(batch_dir: Path, config: Config, manifest: Manifest, shots: dict[s
                                seed=claim.seed, attempt=claim.attempt, worker=claim.worker,
                                on_stage=on_stage, still_mine=lambda: not heartbeat.lost)
     except KeyboardInterrupt:
-        with _signals(signal.SIG_IGN):  # a second Ctrl-C must not cut the release short
+        with signals(signal.SIG_IGN):  # a second Ctrl-C must not cut the release short
             heartbeat.stop()
             with suppress(LedgerError):
                 ledger.release(claim)
@@ -194,12 +194,13 @@ def _remove_stale_temps(batch_dir: Path, ledger: Ledger) -> None:
             entry.unlink(missing_ok=True)
 
 
-def _interrupt(signum: int, frame: object) -> None:
+def interrupt(signum: int, frame: object) -> None:
+    """A signal handler that stops like Ctrl-C."""
     raise KeyboardInterrupt
 
 
 @contextmanager
-def _signals(handler: Any, names: tuple[str, ...] = ("SIGINT", "SIGTERM")) -> Iterator[None]:
+def signals(handler: Any, names: tuple[str, ...] = ("SIGINT", "SIGTERM")) -> Iterator[None]:
     """Handle the named signals with ``handler`` inside the block, then restore the old ones
     (ignored signals would otherwise leak into later child processes)."""
     if threading.current_thread() is not threading.main_thread():
@@ -216,7 +217,7 @@ def _signals(handler: Any, names: tuple[str, ...] = ("SIGINT", "SIGTERM")) -> It
 
 def _worker_process(batch_dir: Path, config: Config, threads: int) -> None:
     cv2.setNumThreads(threads)  # N workers share the cores instead of each taking all
-    with suppress(KeyboardInterrupt), _signals(_interrupt, ("SIGTERM",)):
+    with suppress(KeyboardInterrupt), signals(interrupt, ("SIGTERM",)):
         try:
             work(batch_dir, config)
         except BackendUnavailable as exc:
@@ -239,7 +240,7 @@ def run_batch(batch_dir: Path, config: Config, *, workers: int | None = None,
     watcher.start()
     interrupted = False
     try:
-        with _signals(_interrupt, ("SIGTERM",)):  # SIGTERM stops cleanly, like Ctrl-C
+        with signals(interrupt, ("SIGTERM",)):  # SIGTERM stops cleanly, like Ctrl-C
             _run_workers(batch_dir, config, count)
     except KeyboardInterrupt:
         interrupted = True

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from vidgen.backends.base import GenerationRequest
-from vidgen.backends.comfyui.backend import ComfyUIBackend, frames_to_request
+from vidgen.backends.comfyui.backend import ComfyUIBackend
 from vidgen.backends.comfyui.workflow import load_workflow
 from vidgen.batch import create_batch
 from vidgen.config import Config, load_config
@@ -214,11 +214,11 @@ def test_batch_create_refuses_what_no_server_could_run(tmp_path: Path) -> None:
 
 
 def test_frame_counts_follow_the_nodes_rule() -> None:
-    assert frames_to_request(64, {"min": 1, "step": 4}) == 65
-    assert frames_to_request(65, {"min": 1, "step": 4}) == 65
-    assert frames_to_request(24, {"min": 7, "step": 6}) == 25
-    assert frames_to_request(3, {"min": 7, "step": 6}) == 7
-    assert frames_to_request(10, {}) == 10
+    from vidgen.backends.framing import frames_for
+
+    assert frames_for(64, 4) == 65 and frames_for(65, 4) == 65
+    assert frames_for(24, 6, low=7) == 25 and frames_for(3, 6, low=7) == 7
+    assert frames_for(10, 1) == 10
 
 
 def test_comfy_check_names_missing_models_and_their_folders(tmp_path: Path) -> None:

@@ -25,7 +25,6 @@ raises :class:`~vidgen.errors.OutOfMemory` (that shot fails, the next one runs).
 from __future__ import annotations
 
 import gc
-import hashlib
 import importlib
 import importlib.metadata
 import logging
@@ -41,6 +40,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
+from vidgen.atomic import sha256_file
 from vidgen.backends.base import (
     Backend,
     GenerationRequest,
@@ -50,11 +50,11 @@ from vidgen.backends.base import (
     register_backend,
 )
 from vidgen.backends.camera import CropRenderer
-from vidgen.backends.framing import Framing, camera_prompt, plan_framing
+from vidgen.backends.framing import Framing, camera_prompt, frames_for, plan_framing
 from vidgen.errors import BackendError, BackendUnavailable, ConfigError, OutOfMemory
 from vidgen.rules import RuleLimits
 
-__all__ = ["DEFAULT_VARIANT", "VARIANTS", "DiffusersBackend", "Variant", "frames_for"]
+__all__ = ["DEFAULT_VARIANT", "VARIANTS", "DiffusersBackend", "Variant"]
 
 log = logging.getLogger(__name__)
 
@@ -106,11 +106,6 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in (
             conditioning="text"),
 )}
 DEFAULT_VARIANT = "wan22_i2v_a14b"
-
-
-def frames_for(wanted: int, step: int) -> int:
-    """The smallest ``step * k + 1`` that is >= ``wanted``."""
-    return 1 + max(0, -(-(wanted - 1) // step)) * step
 
 
 @dataclass
@@ -302,7 +297,7 @@ class DiffusersBackend(Backend):
                          dropped=_dropped_frames(variant, pipe),
                          notes=_checkpoint_notes(variant, pipe))
         loaded.identity = {"pipeline": type(pipe).__name__, "path": str(path),
-                           "model_index_sha256": _sha256(path / "model_index.json"),
+                           "model_index_sha256": sha256_file(path / "model_index.json"),
                            "weights_bytes": _weights_bytes(path), "applied": applied,
                            "lora": self.config["diffusers.lora"] or None}
         log.info("loaded %s from %s in %.1f s (%s)", variant.name, path, loaded.load_sec,
@@ -652,10 +647,6 @@ def _version(package: str) -> str | None:
         return importlib.metadata.version(package)
     except importlib.metadata.PackageNotFoundError:
         return None
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _weights_bytes(folder: Path) -> int:

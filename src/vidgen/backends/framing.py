@@ -28,7 +28,7 @@ from vidgen.errors import MotionError
 from vidgen.motion import Motion, MotionType, sample_path
 from vidgen.rules import RuleLimits
 
-__all__ = ["NEGATIVE_MOTION", "PHRASES", "Framing", "camera_prompt", "plan_framing"]
+__all__ = ["NEGATIVE_MOTION", "PHRASES", "Framing", "camera_prompt", "frames_for", "plan_framing"]
 
 CameraMode = Literal["path", "prompt"]
 
@@ -102,6 +102,13 @@ def camera_prompt(prompt: str, negative: str, motion: Motion, mode: CameraMode, 
 def _join(text: str, phrase: str) -> str:
     text = text.strip().rstrip(".,")
     return f"{text}, {phrase}" if text else phrase
+
+
+def frames_for(wanted: int, step: int, low: int = 1) -> int:
+    """The smallest frame count a model accepts (``low + k * step``) that is >= ``wanted``:
+    Wan and HunyuanVideo make ``4k + 1`` frames, Mochi ``6k + 1``."""
+    step = max(1, step)
+    return low + max(0, -(-(wanted - low) // step)) * step
 
 
 def _round(value: float, multiple: int) -> int:

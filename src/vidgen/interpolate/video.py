@@ -47,10 +47,10 @@ class RetimeReport:
         return asdict(self)
 
 
-def retime_video(source: Path, output: Path, fps: float, config: Mapping[str, Any],
-                 method: str | None = None) -> RetimeReport:
-    """Retime ``source`` to ``fps`` into ``output`` with ``method`` (default:
-    ``interpolate.method``) and the project's encoder settings.
+def retime_video(source: Path, output: Path, fps: float, config: Mapping[str, Any]
+                 ) -> RetimeReport:
+    """Retime ``source`` to ``fps`` into ``output`` with ``interpolate.method`` and the
+    project's encoder settings.
 
     Raises:
         InputError: ``output`` is ``source``, or the rate is not positive.
@@ -66,7 +66,7 @@ def retime_video(source: Path, output: Path, fps: float, config: Mapping[str, An
     started = time.perf_counter()
     probe = probe_video(source, decode=False)
     frames = list(decode_frames(source))
-    name = method or config["interpolate.method"]
+    name = config["interpolate.method"]
     interpolator = create_interpolator(name, config)
     spent = [0.0]
 

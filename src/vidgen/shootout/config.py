@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import math
 import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, ValidationError, model_validator
 
 from vidgen.backends.base import available_backends, backend_class
-from vidgen.config import SETTINGS
+from vidgen.config import SETTINGS, flatten
 from vidgen.errors import ConfigError, VidgenError
 from vidgen.formats import Document
 
@@ -265,20 +265,10 @@ def load_shootout(path: Path) -> tuple[ShootoutConfig, list[Path]]:
     return config, keyframes
 
 
-def _flatten(table: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
-    """``{"encode": {"preset": x}}`` and ``{"encode.preset": x}`` alike, as dotted names."""
-    for key, value in table.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict) and name not in _SETTINGS:
-            yield from _flatten(value, name + ".")
-        else:
-            yield name, value
-
-
 def _checked_settings(raw: Mapping[str, Any], path: Path, where: str) -> dict[str, Any]:
     """Known, unlocked vidgen settings with values of the right type and range."""
     checked: dict[str, Any] = {}
-    for name, value in _flatten(raw):
+    for name, value in flatten(raw):
         field = f"{where}.{name}"
         if name in LOCKED_SETTINGS:
             raise ConfigError("set by the shootout itself", item=path, field=field, value=value,

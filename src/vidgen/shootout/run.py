@@ -22,11 +22,9 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import signal
-import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -46,7 +44,7 @@ from vidgen.meta import VideoMeta
 from vidgen.pipeline import result_paths
 from vidgen.shootout.config import Contender, ShootoutConfig
 from vidgen.shootout.score import ContenderInput, Failure, VideoResult
-from vidgen.worker import work
+from vidgen.worker import interrupt, signals, work
 
 __all__ = ["RunRecord", "Session", "collect", "default_out_dir", "run_shootout"]
 
@@ -119,7 +117,7 @@ def run_shootout(config: ShootoutConfig, keyframes: Sequence[Path], out_dir: Pat
     out_dir = Path(out_dir)
     staged = stage_keyframes(keyframes, config.inputs.prompt, out_dir / KEYFRAMES_DIR)
     records = []
-    with _sigterm_as_interrupt():
+    with signals(interrupt, ("SIGTERM",)):  # a rented machine shutting down: like Ctrl-C
         for contender in config.contenders:
             folder = out_dir / RUNS_DIR / contender.name
             if contender.name in rerun and folder.exists():
@@ -293,23 +291,6 @@ def _fingerprint(config: ShootoutConfig, contender: Contender, staged: Sequence[
             "settings": config.settings, "backend": contender.backend,
             "template": contender.template, "contender_settings": contender.settings}
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
-
-
-@contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM (a rented machine shutting down) stops like Ctrl-C: the shot goes back."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 # -- reading back -----------------------------------------------------------------------------

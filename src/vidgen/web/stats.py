@@ -46,7 +46,7 @@ def rates(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def _shot_row(batch: Batch, row: dict[str, Any]) -> dict[str, Any]:
+def _shot_row(batch: Batch, row: dict[str, Any], keyframe: str) -> dict[str, Any]:
     output = row["output"]
     if output is not None and not (batch.path / output).is_file():
         output = None
@@ -55,15 +55,16 @@ def _shot_row(batch: Batch, row: dict[str, Any]) -> dict[str, Any]:
         "shot_id": row["shot_id"], "state": state, "verdict": row["verdict"],
         "reasons": row["reasons"], "review": state if state in ("accepted", "rejected") else None,
         "attempts": row["attempts"], "seed": row["seed"], "output": output,
-        "keyframe": batch.shot(row["shot_id"]).image_path, "error_class": row["error_class"],
+        "keyframe": keyframe, "error_class": row["error_class"],
         "error_message": row["error_message"], "stage": row["stage"],
     }
 
 
 def batch_summary(batch: Batch, *, shots: bool = True) -> dict[str, Any]:
     """The batch's identity, counts, throughput and rates, and (``shots``) every shot."""
+    keyframes = {shot.shot_id: shot.image_path for shot in batch.manifest.keyframes}
     with batch.ledger() as ledger:
-        rows = [r for r in ledger.shots() if r["shot_id"] in _ids(batch)]
+        rows = [r for r in ledger.shots() if r["shot_id"] in keyframes]
         counts = ledger.counts()
         per_hour, eta = ledger.throughput()
     summary = {
@@ -73,11 +74,7 @@ def batch_summary(batch: Batch, *, shots: bool = True) -> dict[str, Any]:
     if not shots:
         return {**summary, "shots": len(batch.manifest.keyframes)}
     return {**summary, "per_hour": per_hour, "eta_sec": eta, **rates(rows),
-            "shots": [_shot_row(batch, row) for row in rows]}
-
-
-def _ids(batch: Batch) -> set[str]:
-    return {shot.shot_id for shot in batch.manifest.keyframes}
+            "shots": [_shot_row(batch, row, keyframes[row["shot_id"]]) for row in rows]}
 
 
 def busy_seconds(attempts: list[dict[str, Any]], now: float) -> float:

@@ -19,7 +19,7 @@ from vidgen.atomic import is_temp_name
 from vidgen.audit import AuditLog
 from vidgen.companions import find_companions, read_crop_hint
 from vidgen.config import Config
-from vidgen.errors import InputError, VidgenError
+from vidgen.errors import InputError, ManifestError, VidgenError
 from vidgen.formats import read_document
 from vidgen.ledger import Ledger
 from vidgen.manifest import MANIFEST_NAME, Manifest, Shot, load_manifest, resolve_inside
@@ -59,11 +59,11 @@ class Batch:
 
     def shot(self, shot_id: str) -> Shot:
         """The manifest's shot, or NotFound."""
-        for shot in self.manifest.keyframes:
-            if shot.shot_id == shot_id:
-                return shot
-        raise NotFound("no such shot in the batch", item=self.key, field="shot_id",
-                       value=shot_id)
+        try:
+            return self.manifest.shot(shot_id)
+        except ManifestError as exc:
+            raise NotFound("no such shot in the batch", item=self.key, field="shot_id",
+                           value=shot_id) from exc
 
     def ledger(self) -> Ledger:
         """The batch's ledger, holding every shot of the manifest (a new batch: all queued)."""

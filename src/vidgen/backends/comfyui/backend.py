@@ -46,12 +46,12 @@ from vidgen.backends.comfyui.workflow import (
     check_against,
     load_workflow,
 )
-from vidgen.backends.framing import camera_prompt, plan_framing
+from vidgen.backends.framing import camera_prompt, frames_for, plan_framing
 from vidgen.encode import decode_frames
 from vidgen.errors import BackendError, BackendUnavailable
 from vidgen.rules import RuleLimits
 
-__all__ = ["DEFAULT_TEMPLATE", "ComfyUIBackend", "frames_to_request"]
+__all__ = ["DEFAULT_TEMPLATE", "ComfyUIBackend"]
 
 log = logging.getLogger(__name__)
 
@@ -67,12 +67,6 @@ def _input_spec(object_info: dict[str, Any], cls: str, name: str) -> dict[str, A
     spec = {**schema.get("required", {}), **schema.get("optional", {})}.get(name)
     return spec[1] if isinstance(spec, list) and len(spec) > 1 and isinstance(spec[1],
                                                                              dict) else {}
-
-
-def frames_to_request(wanted: int, spec: dict[str, Any]) -> int:
-    """The smallest frame count the node accepts (``min + k * step``) that is >= ``wanted``."""
-    low, step = int(spec.get("min", 1)), int(spec.get("step", 1)) or 1
-    return low + max(0, -(-(wanted - low) // step)) * step
 
 
 @register_backend
@@ -172,8 +166,9 @@ class ComfyUIBackend(Backend):
         frames_binding = next(iter(bindings.inputs.get("frames", [])), None)
         if frames_binding:
             cls = workflow.graph[frames_binding.node]["class_type"]
-            frames_wanted = frames_to_request(
-                frames_wanted, _input_spec(self.object_info, cls, frames_binding.input))
+            spec = _input_spec(self.object_info, cls, frames_binding.input)
+            frames_wanted = frames_for(frames_wanted, int(spec.get("step", 1)),
+                                       int(spec.get("min", 1)))
         if frames_wanted != request.num_frames:
             notes.append(f"the model makes {frames_wanted} frames (its frame-count rule"
                          + (f", {dropped} dropped by the workflow" if dropped else "")
