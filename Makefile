@@ -27,6 +27,7 @@ demo: $(STAMP)
 	$(DEMO) run demo-out/batch
 	$(DEMO) status demo-out/batch
 	@echo "videos and provenance: demo-out/batch/results/; audit log: demo-out/data/"
+	@echo "review them in the studio: $(BIN)/vidgen serve demo-out"
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
