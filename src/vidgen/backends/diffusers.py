@@ -488,12 +488,8 @@ class DiffusersBackend(Backend):
         variant = loaded.variant
         return {
             "template": variant.name, "pipeline": type(loaded.pipe).__name__,
-            "model_path": str(loaded.path), "conditioning": variant.conditioning,
-            "honours_keyframe": variant.conditioning == "image",
-            "camera_mode": framing.mode, "prompt_sent": args["prompt"],
-            "negative_prompt_sent": negative,
-            "region": [round(v, 2) for v in framing.region],
-            "crop_upscale": round(framing.upscale, 4) or None,
+            "model_path": str(loaded.path),
+            **framing.info(variant.conditioning, args["prompt"], negative),
             "steps": args["num_inference_steps"], "guidance": args["guidance_scale"],
             "seed": request.seed, "device": self._device,
             "dtype": _dtype_name(self._dtype), "applied": loaded.applied,

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -74,6 +74,13 @@ class Framing:
     region: tuple[float, float, float, float]
     size: tuple[int, int]
     upscale: float  # the largest upscale of a crop from the generated frames (path mode)
+
+    def info(self, conditioning: str, prompt: str, negative: str) -> dict[str, Any]:
+        """The framing's part of a shot's ``generation_info``, alike for every model backend."""
+        return {"conditioning": conditioning, "honours_keyframe": conditioning == "image",
+                "camera_mode": self.mode, "prompt_sent": prompt,
+                "negative_prompt_sent": negative, "region": [round(v, 2) for v in self.region],
+                "crop_upscale": round(self.upscale, 4) or None}
 
 
 def dominant_motion(motion: Motion) -> str:

@@ -46,7 +46,7 @@ from vidgen.backends.comfyui.workflow import (
     check_against,
     load_workflow,
 )
-from vidgen.backends.framing import camera_prompt, frames_for, plan_framing
+from vidgen.backends.framing import Framing, camera_prompt, frames_for, plan_framing
 from vidgen.encode import decode_frames
 from vidgen.errors import BackendError, BackendUnavailable
 from vidgen.rules import RuleLimits
@@ -262,7 +262,7 @@ class ComfyUIBackend(Backend):
             raise BackendError("the returned frames differ in size", item=request.shot_id)
         return frames
 
-    def _telemetry(self, workflow: Workflow, execution: Execution, framing: Any,
+    def _telemetry(self, workflow: Workflow, execution: Execution, framing: Framing,
                    frames: list[Frame], notes: list[str], prompt: str, negative: str
                    ) -> dict[str, Any]:
         graph = workflow.graph
@@ -275,12 +275,8 @@ class ComfyUIBackend(Backend):
         return {
             "template": workflow.name, "template_sha256": workflow.sha256,
             "bindings": "detected" if workflow.detected else "sidecar",
-            "conditioning": workflow.bindings.conditioning,
-            "honours_keyframe": workflow.bindings.conditioning == "image",
-            "camera_mode": framing.mode, "prompt_sent": prompt, "negative_prompt_sent": negative,
-            "region": [round(v, 2) for v in framing.region],
+            **framing.info(workflow.bindings.conditioning, prompt, negative),
             "generated_size": [frames[0].shape[1], frames[0].shape[0]],
-            "crop_upscale": round(framing.upscale, 4) or None,
             "prompt_id": execution.prompt_id,
             "queue_wait_sec": _round(execution.queue_wait_sec),
             "execution_sec": _round(execution.execution_sec),
