@@ -27,7 +27,7 @@ from typing import Any
 
 from vidgen.errors import ConfigError
 
-__all__ = ["SETTINGS", "Config", "Setting", "flatten", "load_config"]
+__all__ = ["SETTINGS", "Config", "Setting", "flatten", "load_config", "read_toml"]
 
 
 @dataclass(frozen=True)
@@ -355,6 +355,20 @@ def _suggest(name: str) -> str | None:
     return f"did you mean {close[0]!r}?" if close else "see `vidgen config` for every setting"
 
 
+def read_toml(path: Path, what: str) -> dict[str, Any]:
+    """A TOML file's table.
+
+    Raises:
+        ConfigError: the file is missing, unreadable or not valid TOML (naming ``what``).
+    """
+    try:
+        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{what} not found", item=path) from exc
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read {what}: {exc}", item=path) from exc
+
+
 def flatten(table: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
     """``(dotted setting name, value)`` of a TOML table (``[comfyui] url`` -> ``comfyui.url``);
     a table that is itself a setting's value (a list setting's) stays whole."""
@@ -386,13 +400,7 @@ def load_config(
     explicit = path is not None or "VIDGEN_CONFIG" in env
     file = Path(path or env.get("VIDGEN_CONFIG") or "vidgen.toml")
     if file.exists() or explicit:
-        try:
-            table = tomllib.loads(file.read_text(encoding="utf-8"))
-        except FileNotFoundError as exc:
-            raise ConfigError("config file not found", item=file) from exc
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            raise ConfigError(f"cannot read config file: {exc}", item=file) from exc
-        for name, raw in flatten(table):
+        for name, raw in flatten(read_toml(file, "config file")):
             if name not in _BY_NAME:
                 raise ConfigError("unknown setting", item=file, field=name, hint=_suggest(name))
             values[name] = _BY_NAME[name].coerce(raw, str(file))

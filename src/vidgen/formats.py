@@ -18,9 +18,9 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from vidgen.errors import InputError
+from vidgen.errors import InputError, VidgenError
 
-__all__ = ["Document", "dump_document", "parse_document", "read_document"]
+__all__ = ["Document", "dump_document", "field_path", "parse_document", "read_document"]
 
 D = TypeVar("D", bound="Document")
 
@@ -34,7 +34,8 @@ class Document(BaseModel):
     )
 
 
-def _field_path(loc: tuple[int | str, ...]) -> str:
+def field_path(loc: tuple[int | str, ...]) -> str:
+    """A pydantic error location as the docs write fields: ``keyframes[2].motion.start``."""
     text = ""
     for part in loc:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
@@ -46,9 +47,10 @@ def _reject_constant(name: str) -> float:
 
 
 def parse_document(
-    model: type[D], data: bytes | str | dict[str, Any], *, item: object, error: type[InputError]
+    model: type[D], data: bytes | str | dict[str, Any], *, item: object,
+    error: type[VidgenError],
 ) -> D:
-    """Validate ``data`` (JSON text or an already parsed object) as ``model``.
+    """Validate ``data`` (JSON text, or an already parsed JSON or TOML object) as ``model``.
 
     Raises:
         error: naming ``item``, the first bad field, its value and the reason; the
@@ -66,15 +68,15 @@ def parse_document(
     except ValidationError as exc:
         problems = exc.errors(include_url=False)
         first = problems[0]
-        field = _field_path(first["loc"]) or None
-        message = first["msg"]
+        field = field_path(first["loc"]) or None
+        message = first["msg"].removeprefix("Value error, ")
         if len(problems) > 1:
             message += "; also " + "; ".join(
-                f"{_field_path(p['loc'])}: {p['msg']}" for p in problems[1:6]
+                f"{field_path(p['loc'])}: {p['msg']}" for p in problems[1:6]
             )
             if len(problems) > 6:
                 message += f"; and {len(problems) - 6} more"
-        if first["type"] == "missing":
+        if first["type"] == "missing" or field is None:  # no value, or the whole document
             raise error(message, item=item, field=field) from exc
         value = first.get("input")
         if isinstance(value, float) and not math.isfinite(value):

@@ -126,7 +126,7 @@ def test_bad_files(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not found"):
         load_shootout(tmp_path / "none.toml")
     (tmp_path / "bad.toml").write_text("[inputs\n")
-    with pytest.raises(ConfigError, match="cannot read the shootout file"):
+    with pytest.raises(ConfigError, match="cannot read shootout file"):
         load_shootout(tmp_path / "bad.toml")
     exc = error(tmp_path, camera("a"), seeds="[1, 1]")
     assert exc.field == "inputs" and "seeds must be unique" in exc.message

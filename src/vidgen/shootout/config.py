@@ -15,17 +15,16 @@ so a typo fails before an hour of rented GPU time.
 from __future__ import annotations
 
 import math
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
 from vidgen.backends.base import available_backends, backend_class
-from vidgen.config import SETTINGS, flatten
+from vidgen.config import SETTINGS, flatten, read_toml
 from vidgen.errors import ConfigError, VidgenError
-from vidgen.formats import Document
+from vidgen.formats import Document, parse_document
 
 __all__ = [
     "LOCKED_SETTINGS",
@@ -233,16 +232,8 @@ def load_shootout(path: Path) -> tuple[ShootoutConfig, list[Path]]:
             missing keyframe, an unknown backend or template.
     """
     path = Path(path)
-    try:
-        table = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ConfigError("shootout file not found", item=path) from exc
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"cannot read the shootout file: {exc}", item=path) from exc
-    try:
-        config = ShootoutConfig.model_validate(table)
-    except ValidationError as exc:
-        raise _config_error(exc, path) from exc
+    table = read_toml(path, "shootout file")
+    config = parse_document(ShootoutConfig, table, item=path, error=ConfigError)
     config = config.model_copy(update={
         "settings": _checked_settings(config.settings, path, "settings"),
         "contenders": [c.model_copy(update={"settings": _checked_settings(
@@ -294,24 +285,3 @@ def _check_backend(contender: Contender, path: Path, index: int) -> None:
     except VidgenError as exc:
         raise ConfigError(exc.message, item=path, field=f"{field}.template",
                           value=contender.template, limit=exc.limit, hint=exc.hint) from exc
-
-
-def _config_error(exc: ValidationError, path: Path) -> ConfigError:
-    """The first problem of a pydantic error as a ConfigError (the others in the message)."""
-    problems = exc.errors(include_url=False)
-
-    def where(loc: tuple[int | str, ...]) -> str:
-        text = ""
-        for part in loc:
-            text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-        return text
-
-    first = problems[0]
-    message = first["msg"].removeprefix("Value error, ")
-    if len(problems) > 1:
-        message += "; also " + "; ".join(f"{where(p['loc'])}: {p['msg']}" for p in problems[1:6])
-    field = where(first["loc"]) or None
-    if first["type"] == "missing" or first["type"] == "value_error":
-        return ConfigError(message, item=path, field=field)
-    return ConfigError(message, item=path, field=field, value=first.get("input"))
-

@@ -128,15 +128,17 @@ def run_shootout(config: ShootoutConfig, keyframes: Sequence[Path], out_dir: Pat
     return records
 
 
-def stage_keyframes(keyframes: Sequence[Path], prompt: str, folder: Path) -> list[Path]:
-    """Copy the keyframes (and their motion, decision and prompt files) into ``folder``.
+def stage_keyframes(keyframes: Sequence[Path], prompt: str, folder: Path) -> dict[Path, str]:
+    """Copy the keyframes (and their motion, decision and prompt files) into ``folder``;
+    returns each staged keyframe with its sha256.
 
     With a shootout ``prompt`` the keyframe's own .yaml and .caption stay behind and
     ``<stem>.caption`` holds the prompt, so every contender gets exactly that text.
-    The source folders are only read.
+    A copy made before (same size and modification time: copies keep the source's) is
+    not read again. The source folders are only read.
     """
     folder.mkdir(parents=True, exist_ok=True)
-    staged = []
+    staged: dict[Path, str] = {}
     for keyframe in keyframes:
         companions = find_companions(keyframe)
         wanted = [p for p in companions.companions if any(
@@ -146,14 +148,24 @@ def stage_keyframes(keyframes: Sequence[Path], prompt: str, folder: Path) -> lis
             wanted.append(companions.decision)
         for source in (keyframe, *wanted):
             target = folder / source.name
-            if not target.exists() or sha256_file(target) != sha256_file(source):
-                copy_atomic(source, target)
+            if _same_file(source, target):
+                digest = sha256_file(target) if source == keyframe else ""
+            else:
+                digest = copy_atomic(source, target)
+            if source == keyframe:
+                staged[target] = digest
         if prompt:
             caption = folder / f"{companions.stem}.caption"
             if not caption.exists() or caption.read_text(encoding="utf-8") != prompt + "\n":
                 write_bytes_atomic(caption, (prompt + "\n").encode())
-        staged.append(folder / keyframe.name)
     return staged
+
+
+def _same_file(source: Path, target: Path) -> bool:
+    if not target.exists():
+        return False
+    a, b = source.stat(), target.stat()
+    return a.st_size == b.st_size and a.st_mtime_ns == b.st_mtime_ns
 
 
 def contender_config(config: ShootoutConfig, contender: Contender, seed: int, out_dir: Path,
@@ -179,7 +191,7 @@ def contender_config(config: ShootoutConfig, contender: Contender, seed: int, ou
     return settings
 
 
-def _run_contender(config: ShootoutConfig, contender: Contender, staged: Sequence[Path],
+def _run_contender(config: ShootoutConfig, contender: Contender, staged: Mapping[Path, str],
                    out_dir: Path, settings_file: Path | None, env: Mapping[str, str] | None,
                    say: Event) -> RunRecord:
     folder = out_dir / RUNS_DIR / contender.name
@@ -200,8 +212,8 @@ def _run_contender(config: ShootoutConfig, contender: Contender, staged: Sequenc
                     hint=f"make them again with --rerun {contender.name}, or put the file "
                     "back as it was")
         else:
-            report = create_batch(staged, batch, settings, batch_id=f"{contender.name}-s{seed}",
-                                  strict=True)
+            report = create_batch(list(staged), batch, settings,
+                                  batch_id=f"{contender.name}-s{seed}", strict=True)
             if report.manifest is None:
                 raise ManifestError("no usable keyframe", item=batch)
             say(f"{contender.name}: seed {seed}: batch of {len(report.manifest.keyframes)} "
@@ -282,11 +294,12 @@ def _device_name(backend: Backend) -> str:
     return "CPU"
 
 
-def _fingerprint(config: ShootoutConfig, contender: Contender, staged: Sequence[Path],
+def _fingerprint(config: ShootoutConfig, contender: Contender, staged: Mapping[Path, str],
                  seed: int) -> str:
     """What a batch asks for; a change means its videos no longer answer the config."""
     inputs = config.inputs
-    data = {"keyframes": {p.name: sha256_file(p) for p in staged}, "prompt": inputs.prompt,
+    data = {"keyframes": {p.name: digest for p, digest in staged.items()},
+            "prompt": inputs.prompt,
             "seed": seed, "size": [inputs.width, inputs.height, inputs.fps, inputs.duration_sec],
             "settings": config.settings, "backend": contender.backend,
             "template": contender.template, "contender_settings": contender.settings}

@@ -45,6 +45,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from vidgen._version import __version__
 from vidgen.config import Config, load_config
 from vidgen.errors import ConfigError, LedgerError, ProtectedPathError, VidgenError
+from vidgen.formats import field_path
 from vidgen.web import stats
 from vidgen.web.api import router
 from vidgen.web.errors import Rejected, StudioError
@@ -189,10 +190,8 @@ async def _vidgen_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 def _field(loc: tuple[int | str, ...]) -> str | None:
-    text = ""
-    for part in loc[1:] if loc and loc[0] in ("body", "query", "path") else loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text or None
+    """A request error's field, without FastAPI's ``body``/``query``/``path`` prefix."""
+    return field_path(loc[1:] if loc and loc[0] in ("body", "query", "path") else loc) or None
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

@@ -170,7 +170,7 @@ def load_workflow(ref: str, base: Path | None = None) -> Workflow:
         bindings, detected = detect_bindings(graph, name), True
     else:
         bindings = parse_document(Bindings, bindings_text, item=f"{name} bindings",
-                                  error=ConfigError)  # type: ignore[arg-type]
+                                  error=ConfigError)
         detected = False
     _check_bindings(graph, bindings, name)
     digest = hashlib.sha256(json.dumps([graph, bindings.model_dump(mode="json")],
