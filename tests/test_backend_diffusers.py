@@ -286,7 +286,8 @@ def test_a_folder_holding_another_model_is_refused(tmp_path: Path, model_dir: Pa
 
 @pytest.mark.parametrize(("setting", "value", "words"), [
     ("diffusers.cache", "mag", "magnitude ratios"),
-    ("diffusers.device", "cuda:7", "no such CUDA device"),
+    ("diffusers.device", "cuda:7", "torch sees no such CUDA device" if torch.cuda.is_available()
+     else "CUDA is not available here"),
     ("diffusers.model_dir", "", "no folder of local pipelines"),
     ("diffusers.lora", "missing.safetensors", "the LoRA file does not exist"),
 ])

@@ -51,6 +51,7 @@ from vidgen.backends.base import (
 )
 from vidgen.backends.camera import CropRenderer
 from vidgen.backends.framing import Framing, camera_prompt, frames_for, plan_framing
+from vidgen.devices import resolve_device
 from vidgen.errors import BackendError, BackendUnavailable, ConfigError, OutOfMemory
 from vidgen.rules import RuleLimits
 
@@ -158,7 +159,8 @@ class DiffusersBackend(Backend):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         torch = _import_torch()
         config = self.config
-        device = _resolve_device(torch, config["diffusers.device"])
+        device = str(resolve_device(config["diffusers.device"], field="diffusers.device",
+                                    error=BackendUnavailable))
         dtype_name = config["diffusers.dtype"]
         if device == "cpu" and dtype_name != "fp32":
             self._note(f"diffusers.dtype {dtype_name} runs as fp32 on the CPU")
@@ -583,27 +585,6 @@ def _import_diffusers() -> Any:
         raise BackendUnavailable(f"diffusers is not installed: {exc}", item="diffusers",
                                  hint=INSTALL_HINT) from exc
     return diffusers
-
-
-def _resolve_device(torch: Any, setting: str) -> str:
-    """``diffusers.device`` as a torch device string (auto: cuda when available).
-
-    Raises:
-        BackendUnavailable: not a device, or a CUDA device torch cannot see.
-    """
-    if setting == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        device = torch.device(setting)
-    except (RuntimeError, ValueError) as exc:
-        raise BackendUnavailable("not a torch device", field="diffusers.device", value=setting,
-                                 hint="auto, cpu, cuda or cuda:N") from exc
-    if device.type == "cuda" and (not torch.cuda.is_available() or (
-            device.index or 0) >= torch.cuda.device_count()):
-        raise BackendUnavailable("torch sees no such CUDA device", field="diffusers.device",
-                                 value=setting, limit=f"{torch.cuda.device_count()} device(s)",
-                                 hint="a CUDA build of torch and a visible GPU are needed")
-    return str(device)
 
 
 def _is_oom(exc: BaseException) -> bool:

@@ -62,6 +62,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vidgen.devices import resolve_device
 from vidgen.errors import ConfigError
 from vidgen.interpolate.base import Frame, Interpolator, register_interpolator, retime_plan
 
@@ -75,7 +76,6 @@ __all__ = [
     "load_ifnet",
     "random_ifnet",
     "release_networks",
-    "resolve_device",
     "resolve_dtype",
     "warp",
 ]
@@ -484,36 +484,6 @@ def release_networks() -> None:
 # --------------------------------------------------------------------------- settings
 
 
-def resolve_device(value: str) -> torch.device:
-    """``interpolate.device``: ``auto`` (CUDA when available, else CPU), ``cpu``, ``cuda[:N]``.
-
-    Raises:
-        ConfigError: not a device name, or CUDA asked for where there is none.
-    """
-    text = str(value).strip().lower()
-    if text in {"", "auto"}:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    limit = "auto, cpu, cuda or cuda:N"
-    try:
-        device = torch.device(text)
-    except (RuntimeError, ValueError) as exc:
-        raise ConfigError("not a torch device", field="interpolate.device", value=value,
-                          limit=limit) from exc
-    if device.type == "cpu":
-        return device
-    if device.type != "cuda":
-        raise ConfigError("unsupported device", field="interpolate.device", value=value,
-                          limit=limit)
-    if not torch.cuda.is_available():
-        raise ConfigError("CUDA is not available here", field="interpolate.device", value=value,
-                          hint="use auto or cpu, or install a CUDA build of torch")
-    count = torch.cuda.device_count()
-    if device.index is not None and device.index >= count:
-        raise ConfigError("no such GPU", field="interpolate.device", value=value,
-                          limit=f"{count} GPU(s): cuda:0 .. cuda:{count - 1}")
-    return device
-
-
 def resolve_dtype(precision: str, device: torch.device) -> torch.dtype:
     """``interpolate.precision`` on ``device``: auto = fp16 on CUDA, fp32 elsewhere.
 
@@ -568,7 +538,8 @@ class RifeInterpolator(Interpolator):
     def __init__(self, config: Mapping[str, Any] | None = None, *,
                  network: IFNet | None = None) -> None:
         super().__init__(config)
-        self.device = resolve_device(self._setting("interpolate.device", "auto"))
+        self.device = resolve_device(self._setting("interpolate.device", "auto"),
+                                     field="interpolate.device", error=ConfigError)
         self.dtype = resolve_dtype(self._setting("interpolate.precision", "auto"), self.device)
         self.batch = _check_batch(self._setting("interpolate.batch", 8))
         self.scale = _check_scale(self._setting("interpolate.rife_scale", 1.0))
