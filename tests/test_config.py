@@ -104,3 +104,12 @@ def test_comfort_limits_stay_inside_hard_limits() -> None:
     assert info.value.field == "rules.comfort_pan_speed" and info.value.value == 0.3
     with pytest.raises(ConfigError, match=r"rules\.max_duration"):
         load_config(env={}, overrides={"rules.min_duration": 9.0})
+
+
+def test_numeric_choices_are_checked_when_read() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(env={}, overrides={"interpolate.rife_scale": 0.75})
+    assert caught.value.field == "interpolate.rife_scale" and caught.value.value == 0.75
+    assert caught.value.limit == "0.25, 0.5, 1, 2, 4"
+    assert load_config(env={"VIDGEN_INTERPOLATE_RIFE_SCALE": "0.5"})["interpolate.rife_scale"] \
+        == 0.5

@@ -39,7 +39,7 @@ class Setting:
     help: str
     minimum: float | None = None
     maximum: float | None = None
-    choices: tuple[str, ...] | None = None
+    choices: tuple[str, ...] | tuple[float, ...] | None = None
 
     @property
     def env(self) -> str:
@@ -85,7 +85,8 @@ class Setting:
         if self.maximum is not None and value > self.maximum:
             raise fail("too large", f"<= {self.maximum}")
         if self.choices is not None and value not in self.choices:
-            raise fail("not one of the choices", ", ".join(self.choices))
+            raise fail("not one of the choices", ", ".join(f"{c:g}" if isinstance(c, float)
+                                                           else str(c) for c in self.choices))
         return value
 
 
@@ -190,7 +191,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("interpolate.batch", 8, "rife: frame pairs per network call.", minimum=1,
             maximum=256),
     Setting("interpolate.rife_scale", 1.0,
-            "rife: the network's flow scale (0.5 for 4K inputs).", minimum=0.25, maximum=4.0),
+            "rife: the network's flow scale (0.5 for 4K inputs).",
+            choices=(0.25, 0.5, 1.0, 2.0, 4.0)),
     Setting("diffusers.model_dir", "",
             "diffusers: the folder holding one local pipeline folder per model variant "
             "(<model_dir>/<template>); nothing is downloaded."),
