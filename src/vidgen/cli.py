@@ -488,7 +488,7 @@ def qc(
         raise typer.Exit(1)
 
 
-# --- schema and config ------------------------------------------------------------------
+# --- interpolation ----------------------------------------------------------------------
 
 
 @app.command("interpolate")
@@ -515,6 +515,9 @@ def interpolate(
               f"{report.frames} at {report.fps:g} fps ({report.method}, interpolation "
               f"{report.interpolate_sec:.1f} s, total {report.total_sec:.1f} s, "
               f"{report.encoder})", highlight=False)
+
+
+# --- comfyui ----------------------------------------------------------------------------
 
 
 @comfy_app.command("check")
@@ -561,6 +564,9 @@ def comfy_check(
                 out.print(f"  - {escape(str(problem))}", highlight=False, soft_wrap=True)
     if model and not report.ready:
         raise typer.Exit(1)
+
+
+# --- schema and config ------------------------------------------------------------------
 
 
 @app.command("schema")
