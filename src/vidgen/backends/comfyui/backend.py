@@ -44,7 +44,9 @@ from vidgen.backends.comfyui.workflow import (
     Workflow,
     builtin_templates,
     check_against,
+    input_options,
     load_workflow,
+    node_inputs,
 )
 from vidgen.backends.framing import Framing, camera_prompt, frames_for, plan_framing
 from vidgen.encode import decode_frames
@@ -60,13 +62,6 @@ Frame = NDArray[np.uint8]
 _VIDEO_SUFFIXES = {".mp4", ".webm", ".mov", ".mkv", ".avi", ".m4v"}
 _ANIMATED_SUFFIXES = {".gif", ".webp", ".png", ".apng"}
 _SAMPLER_CLASSES = {"KSampler", "KSamplerAdvanced", "SamplerCustom", "SamplerCustomAdvanced"}
-
-
-def _input_spec(object_info: dict[str, Any], cls: str, name: str) -> dict[str, Any]:
-    schema = object_info.get(cls, {}).get("input", {})
-    spec = {**schema.get("required", {}), **schema.get("optional", {})}.get(name)
-    return spec[1] if isinstance(spec, list) and len(spec) > 1 and isinstance(spec[1],
-                                                                             dict) else {}
 
 
 @register_backend
@@ -155,7 +150,8 @@ class ComfyUIBackend(Backend):
         multiple = 16
         if width_binding:
             cls = workflow.graph[width_binding.node]["class_type"]
-            multiple = max(8, int(_input_spec(self.object_info, cls, "width").get("step", 16)))
+            width_spec = node_inputs(self.object_info, cls).get("width")
+            multiple = max(8, int(input_options(width_spec).get("step", 16)))
         framing = plan_framing(request.motion, size, native, multiple,
                                "path" if request.camera_mode == "path" else "prompt",
                                (request.width, request.height),
@@ -166,7 +162,7 @@ class ComfyUIBackend(Backend):
         frames_binding = next(iter(bindings.inputs.get("frames", [])), None)
         if frames_binding:
             cls = workflow.graph[frames_binding.node]["class_type"]
-            spec = _input_spec(self.object_info, cls, frames_binding.input)
+            spec = input_options(node_inputs(self.object_info, cls).get(frames_binding.input))
             frames_wanted = frames_for(frames_wanted, int(spec.get("step", 1)),
                                        int(spec.get("min", 1)))
         if frames_wanted != request.num_frames:

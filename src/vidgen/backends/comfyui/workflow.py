@@ -320,6 +320,18 @@ def detect_bindings(graph: Graph, name: str = "workflow") -> Bindings:
                     inputs=inputs, models=models, output=output)
 
 
+def node_inputs(object_info: dict[str, Any], cls: str) -> dict[str, list[Any]]:
+    """A node class's inputs (required and optional) as ``/object_info`` describes them."""
+    schema = object_info.get(cls, {}).get("input", {})
+    return {**schema.get("required", {}), **schema.get("optional", {})}
+
+
+def input_options(spec: Any) -> dict[str, Any]:
+    """The options of one input's spec (``min``, ``max``, ``step``, ...), or ``{}``."""
+    return spec[1] if isinstance(spec, list) and len(spec) > 1 and isinstance(spec[1],
+                                                                             dict) else {}
+
+
 def check_against(workflow: Workflow, object_info: dict[str, Any]) -> list[BackendError]:
     """Problems with running ``workflow`` on a server whose ``/object_info`` is given:
     unknown node classes, missing model files (with the folder each belongs in), inputs
@@ -333,7 +345,7 @@ def check_against(workflow: Workflow, object_info: dict[str, Any]) -> list[Backe
                                          item=f"node {node_id}", field="class_type", value=cls,
                                          hint="install the custom node pack that provides it"))
             continue
-        specs = {**schema["input"].get("required", {}), **schema["input"].get("optional", {})}
+        specs = node_inputs(object_info, cls)
         for input_name, value in node["inputs"].items():
             spec = specs.get(input_name)
             if spec is None and input_name != "upload":  # LoadImage's widget, not an input
@@ -355,7 +367,7 @@ def check_against(workflow: Workflow, object_info: dict[str, Any]) -> list[Backe
 def _check_value(node_id: str, cls: str, input_name: str, value: Any, spec: list[Any]
                  ) -> BackendError | None:
     where = f"node {node_id} ({cls})"
-    kind, options = spec[0], (spec[1] if len(spec) > 1 and isinstance(spec[1], dict) else {})
+    kind, options = spec[0], input_options(spec)
     if kind == "COMBO":
         kind = options.get("options", [])
     if isinstance(kind, list):
